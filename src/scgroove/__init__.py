@@ -1,0 +1,13 @@
+"""scgroove: shared representations of weakly paired single-cell modalities."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from scgroove import losses
+from scgroove.model import GROOVE
+
+try:
+    __version__ = version("scgroove")
+except PackageNotFoundError:  # pragma: no cover - source tree without install
+    __version__ = "0.0.0"
+
+__all__ = ["GROOVE", "losses", "__version__"]

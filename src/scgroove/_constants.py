@@ -1,0 +1,23 @@
+"""Registry keys and result keys, in one place."""
+
+from typing import NamedTuple
+
+
+class _RegistryKeys(NamedTuple):
+    X_1: str = "x_1"
+    X_2: str = "x_2"
+    LABELS_1: str = "labels_1"
+    LABELS_2: str = "labels_2"
+
+
+class _ResultKeys(NamedTuple):
+    LATENT: str = "X_groove"
+    UNS: str = "groove"
+    LABEL_COLUMN: str = "_groove_perturbation"
+    DENOISED_LAYER: str = "groove_denoised"
+    IMPUTED_PREFIX: str = "groove_imputed_"
+
+
+REGISTRY_KEYS = _RegistryKeys()
+RESULT_KEYS = _ResultKeys()
+MODALITY_INDEX = {1: (REGISTRY_KEYS.X_1, REGISTRY_KEYS.LABELS_1), 2: (REGISTRY_KEYS.X_2, REGISTRY_KEYS.LABELS_2)}

@@ -1,0 +1,132 @@
+"""Checks of a weakly paired MuData, run before anything is registered or trained.
+
+Every check raises with the modality, key or value at fault and never modifies the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from mudata import MuData
+
+from scgroove.module._likelihoods import LIKELIHOODS
+
+
+def _matrix(mdata: MuData, modality: str, layer: str | None):
+    adata = mdata.mod[modality]
+    if layer is None:
+        return adata.X
+    if layer not in adata.layers:
+        raise KeyError(f"Layer {layer!r} not found in modality {modality!r}; available: {list(adata.layers)}.")
+    return adata.layers[layer]
+
+
+def _values(matrix) -> np.ndarray:
+    """The stored values of a dense or sparse matrix (no densification of sparse input)."""
+    if sp.issparse(matrix):
+        return np.asarray(matrix.data)
+    return np.asarray(matrix)
+
+
+def check_modalities(mdata: MuData, modalities: Sequence[str]) -> None:
+    if not isinstance(mdata, MuData):
+        raise TypeError(f"Expected a MuData, got {type(mdata).__name__}.")
+    if len(modalities) != 2 or modalities[0] == modalities[1]:
+        raise ValueError(f"modalities must name two different modalities, got {tuple(modalities)!r}.")
+    for modality in modalities:
+        if modality not in mdata.mod:
+            raise KeyError(f"Modality {modality!r} not found in the MuData; available: {list(mdata.mod)}.")
+        adata = mdata.mod[modality]
+        if adata.n_obs == 0:
+            raise ValueError(f"Modality {modality!r} has no cells.")
+        if adata.n_vars == 0:
+            raise ValueError(f"Modality {modality!r} has no features.")
+    names_1 = pd.Index(mdata.mod[modalities[0]].obs_names)
+    names_2 = pd.Index(mdata.mod[modalities[1]].obs_names)
+    shared = names_1.intersection(names_2)
+    if len(shared) > 0:
+        raise ValueError(
+            f"{len(shared)} obs names occur in both modalities {modalities[0]!r} and {modalities[1]!r} "
+            f"(e.g. {list(shared[:3])}). MuData treats equal names as the same cell, which would make weakly "
+            "paired data look paired. Rename one modality's cells, e.g. "
+            f"`mdata.mod[{modalities[1]!r}].obs_names = {modalities[1]!r} + '_' + "
+            f"mdata.mod[{modalities[1]!r}].obs_names` then `mdata.update()`."
+        )
+    for modality in modalities:
+        if not pd.Index(mdata.mod[modality].obs_names).is_unique:
+            raise ValueError(f"Obs names of modality {modality!r} are not unique; call `.obs_names_make_unique()`.")
+
+
+def check_features(mdata: MuData, modality: str, layer: str | None) -> None:
+    matrix = _matrix(mdata, modality, layer)
+    where = f"modality {modality!r}" + (f", layer {layer!r}" if layer else ", X")
+    values = _values(matrix)
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+        raise TypeError(f"Data of {where} must be real numbers, got dtype {values.dtype}.")
+    if not np.isfinite(values).all():
+        n_bad = int((~np.isfinite(values)).sum())
+        raise ValueError(f"Data of {where} contains {n_bad} NaN or infinite values.")
+
+
+def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str) -> None:
+    for modality in modalities:
+        obs = mdata.mod[modality].obs
+        if perturbation_key not in obs:
+            raise KeyError(
+                f"Perturbation key {perturbation_key!r} not found in mdata[{modality!r}].obs; "
+                f"columns: {list(obs.columns)}. (A column of the global mdata.obs must be copied into each "
+                "modality's obs, since each modality has its own cells.)"
+            )
+        labels = obs[perturbation_key]
+        if labels.isna().any():
+            raise ValueError(
+                f"mdata[{modality!r}].obs[{perturbation_key!r}] has {int(labels.isna().sum())} missing values; "
+                "give every cell a perturbation label (e.g. 'control') or drop those cells."
+            )
+    labels_1 = set(mdata.mod[modalities[0]].obs[perturbation_key].astype(str))
+    labels_2 = set(mdata.mod[modalities[1]].obs[perturbation_key].astype(str))
+    shared = labels_1 & labels_2
+    if len(labels_1 | labels_2) < 2:
+        raise ValueError(
+            f"GROOVE needs at least two perturbation groups in {perturbation_key!r}; found only {sorted(labels_1 | labels_2)}."
+        )
+    if not shared:
+        raise ValueError(
+            f"No value of {perturbation_key!r} occurs in both modalities {modalities[0]!r} and {modalities[1]!r}: "
+            f"e.g. {sorted(labels_1)[:3]} vs {sorted(labels_2)[:3]}. The shared labels are the only link between "
+            "weakly paired modalities."
+        )
+
+
+def check_likelihoods(likelihoods: Mapping[str, str], mdata: MuData, layers: Mapping[str, str | None]) -> None:
+    for modality, likelihood in likelihoods.items():
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"Unknown likelihood {likelihood!r} for modality {modality!r}; choose from {LIKELIHOODS}.")
+        if likelihood in ("nb", "bernoulli"):
+            values = _values(_matrix(mdata, modality, layers.get(modality)))
+            if values.size and values.min() < 0:
+                raise ValueError(
+                    f"Modality {modality!r} has negative values (min {values.min():.3g}), which the {likelihood!r} "
+                    "likelihood cannot model. Give raw counts via `layers=`, or use likelihoods={"
+                    f"{modality!r}: 'normal'}}."
+                )
+        if likelihood == "bernoulli":
+            values = _values(_matrix(mdata, modality, layers.get(modality)))
+            if values.size and values.max() > 1:
+                raise ValueError(
+                    f"Modality {modality!r} has values above 1 (max {values.max():.3g}); the 'bernoulli' likelihood "
+                    "needs binary data. Binarize it (e.g. `X > 0`) or use 'nb'."
+                )
+
+
+def validate_weakly_paired(
+    mdata: MuData, perturbation_key: str, modalities: Sequence[str], layers: Mapping[str, str | None]
+) -> None:
+    """Run every data check of :meth:`scgroove.GROOVE.setup_mudata`; raises on the first problem."""
+    check_modalities(mdata, modalities)
+    for modality in modalities:
+        check_features(mdata, modality, layers.get(modality))
+    check_labels(mdata, modalities, perturbation_key)

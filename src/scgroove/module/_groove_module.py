@@ -1,0 +1,173 @@
+"""GROOVEModule: per-modality autoencoders into one latent space (tensors only)."""
+
+from __future__ import annotations
+
+import torch
+from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
+from torch import nn
+
+from scgroove._constants import REGISTRY_KEYS
+from scgroove.losses import Similarity, Variant, group_clip_loss
+from scgroove.module._likelihoods import make_head
+from scgroove.module._networks import mlp
+
+_X = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
+_LABELS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}
+
+
+class GROOVEModule(BaseModuleClass):
+    """Two encoders and two decoders sharing one deterministic latent space.
+
+    Parameters
+    ----------
+    n_input_1, n_input_2
+        Number of features of modality 1 and 2.
+    likelihood_1, likelihood_2
+        ``"nb"``, ``"normal"`` or ``"bernoulli"``.
+    n_latent
+        Dimension of the shared latent space.
+    n_hidden, n_layers, dropout_rate
+        Shape of every encoder and decoder MLP.
+    alpha
+        Weight of GroupCLIP in the first step's loss.
+    beta
+        Weight of the backtranslation loss (second step).
+    temperature, variant, similarity
+        GroupCLIP settings, see :func:`scgroove.losses.group_clip_loss`.
+    use_reconstruction, use_group_clip, use_backtranslation
+        Switch each loss term on or off (ablations are the same class).
+    """
+
+    def __init__(
+        self,
+        n_input_1: int,
+        n_input_2: int,
+        likelihood_1: str,
+        likelihood_2: str,
+        n_latent: int = 32,
+        n_hidden: int = 256,
+        n_layers: int = 2,
+        dropout_rate: float = 0.1,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        temperature: float = 0.1,
+        variant: Variant = "in",
+        similarity: Similarity = "cosine",
+        use_reconstruction: bool = True,
+        use_group_clip: bool = True,
+        use_backtranslation: bool = True,
+    ):
+        super().__init__()
+        if not (use_reconstruction or use_group_clip):
+            raise ValueError("At least one of use_reconstruction and use_group_clip must be True.")
+        self.n_latent = n_latent
+        self.alpha, self.beta = alpha, beta
+        self.temperature, self.variant, self.similarity = temperature, variant, similarity
+        self.use_reconstruction = use_reconstruction
+        self.use_group_clip = use_group_clip
+        self.use_backtranslation = use_backtranslation
+        n_inputs = {1: n_input_1, 2: n_input_2}
+        self.heads = nn.ModuleDict({str(m): make_head(lk, n_inputs[m]) for m, lk in ((1, likelihood_1), (2, likelihood_2))})
+        self.encoders = nn.ModuleDict(
+            {str(m): mlp(n_inputs[m], n_latent, n_hidden, n_layers, dropout_rate) for m in (1, 2)}
+        )
+        self.decoders = nn.ModuleDict(
+            {str(m): mlp(n_latent, n_inputs[m], n_hidden, n_layers, dropout_rate) for m in (1, 2)}
+        )
+
+    # -- building blocks ------------------------------------------------------------------------
+    @auto_move_data
+    def encode(self, x: torch.Tensor, modality: int) -> torch.Tensor:
+        """Latent coordinates of cells ``x`` of modality 1 or 2."""
+        return self.encoders[str(modality)](self.heads[str(modality)].encoder_input(x))
+
+    def decode(self, z: torch.Tensor, modality: int) -> torch.Tensor:
+        """Decoder output (likelihood parameters) for modality 1 or 2."""
+        return self.decoders[str(modality)](z)
+
+    def reconstruction_nll(self, decoded: torch.Tensor, x: torch.Tensor, modality: int) -> torch.Tensor:
+        return self.heads[str(modality)].nll(decoded, x)
+
+    @auto_move_data
+    def decoded_mean(self, z: torch.Tensor, modality: int, library: torch.Tensor | None = None) -> torch.Tensor:
+        """Expected features of ``modality`` decoded from latents ``z`` (data units)."""
+        return self.heads[str(modality)].mean(self.decode(z, modality), library)
+
+    # -- scvi-tools module interface ------------------------------------------------------------
+    def _get_inference_input(self, tensors):
+        return {"x_1": tensors[_X[1]], "x_2": tensors[_X[2]]}
+
+    def _get_generative_input(self, tensors, inference_outputs):
+        return {"z_1": inference_outputs["z_1"], "z_2": inference_outputs["z_2"]}
+
+    @auto_move_data
+    def inference(self, x_1, x_2):
+        return {"z_1": self.encode(x_1, 1), "z_2": self.encode(x_2, 2)}
+
+    @auto_move_data
+    def generative(self, z_1, z_2):
+        return {"decoded_1": self.decode(z_1, 1), "decoded_2": self.decode(z_2, 2)}
+
+    def loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
+        """First step: ``recon_1 + recon_2 + alpha * GroupCLIP``."""
+        x_1, x_2 = tensors[_X[1]], tensors[_X[2]]
+        rec_1 = self.reconstruction_nll(generative_outputs["decoded_1"], x_1, 1)
+        rec_2 = self.reconstruction_nll(generative_outputs["decoded_2"], x_2, 2)
+        z_1, z_2 = inference_outputs["z_1"], inference_outputs["z_2"]
+        gc = group_clip_loss(
+            z_1,
+            z_2,
+            tensors[_LABELS[1]].reshape(-1),
+            tensors[_LABELS[2]].reshape(-1),
+            temperature=self.temperature,
+            variant=self.variant,
+            similarity=self.similarity,
+        )
+        total = z_1.new_zeros(())
+        if self.use_reconstruction:
+            total = total + rec_1.mean() + rec_2.mean()
+        if self.use_group_clip:
+            total = total + self.alpha * gc
+        # per-cell terms of modalities of different sizes are concatenated, never summed
+        return LossOutput(
+            loss=total,
+            reconstruction_loss=torch.cat([rec_1, rec_2]),
+            extra_metrics={"reconstruction_1": rec_1.mean(), "reconstruction_2": rec_2.mean(), "group_clip": gc},
+        )
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, source: int, target: int) -> torch.Tensor:
+        """Cross-modal translation ``D_target(E_source(x))`` in inference mode (no graph).
+
+        The module is put in eval mode for the translation and restored afterwards. Counts are
+        translated at the target modality's typical library size.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self.decoded_mean(self.encode(x, source), target)
+        finally:
+            self.train(was_training)
+
+    def backtranslation_loss(self, tensors) -> LossOutput:
+        """Second step: ``beta * (rec(D1(E2(x~2)), x1) + rec(D2(E1(x~1)), x2))``."""
+        x_1, x_2 = tensors[_X[1]], tensors[_X[2]]
+        pseudo_2 = self.translate(x_1, 1, 2)
+        pseudo_1 = self.translate(x_2, 2, 1)
+        back_1 = self.reconstruction_nll(self.decode(self.encode(pseudo_2, 2), 1), x_1, 1)
+        back_2 = self.reconstruction_nll(self.decode(self.encode(pseudo_1, 1), 2), x_2, 2)
+        backtranslation = back_1.mean() + back_2.mean()
+        return LossOutput(
+            loss=self.beta * backtranslation,
+            reconstruction_loss=torch.cat([back_1, back_2]),
+            extra_metrics={"backtranslation": backtranslation},
+        )
+
+    @torch.no_grad()
+    def sample(self, tensors, n_samples: int = 1) -> dict[str, torch.Tensor]:
+        """Reconstructed feature means of both modalities (deterministic autoencoder)."""
+        inference_outputs = self.inference(tensors[_X[1]], tensors[_X[2]])
+        return {
+            "x_1": self.decoded_mean(inference_outputs["z_1"], 1, tensors[_X[1]].sum(1)),
+            "x_2": self.decoded_mean(inference_outputs["z_2"], 2, tensors[_X[2]].sum(1)),
+        }
