@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from scgroove import losses
+from scgroove import datasets, losses, metrics
 from scgroove.model import GROOVE
 
 try:
@@ -10,4 +10,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["GROOVE", "losses", "__version__"]
+__all__ = ["GROOVE", "datasets", "losses", "metrics", "__version__"]

@@ -12,15 +12,15 @@ Similarity = Literal["cosine", "euclidean"]
 
 
 def pairwise_similarity(z1: torch.Tensor, z2: torch.Tensor, similarity: Similarity = "cosine") -> torch.Tensor:
-    """Similarity matrix ``s_ij`` between the rows of ``z1`` and ``z2``.
+    r"""Similarity matrix ``s_ij`` between the rows of ``z1`` and ``z2``.
 
     Parameters
     ----------
     z1, z2
         Embeddings of shape ``(n1, d)`` and ``(n2, d)``.
     similarity
-        ``"cosine"``: :math:`s_{ij} = \\cos(z^1_i, z^2_j)`;
-        ``"euclidean"``: :math:`s_{ij} = -\\lVert z^1_i - z^2_j \\rVert^2`.
+        ``"cosine"``: :math:`s_{ij} = \cos(z^1_i, z^2_j)`;
+        ``"euclidean"``: :math:`s_{ij} = -\lVert z^1_i - z^2_j \rVert^2`.
 
     Returns
     -------

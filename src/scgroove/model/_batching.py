@@ -83,10 +83,15 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
     ):
         if groups_per_batch < 1 or cells_per_group < 1:
             raise ValueError("groups_per_batch and cells_per_group must be positive.")
-        self.members = [self._group_members(np.asarray(lab).reshape(-1), idx) for lab, idx in ((labels_1, indices_1), (labels_2, indices_2))]
+        self.members = [
+            self._group_members(np.asarray(lab).reshape(-1), idx)
+            for lab, idx in ((labels_1, indices_1), (labels_2, indices_2))
+        ]
         self.groups = np.array(sorted(set(self.members[0]) | set(self.members[1])))
         self.groups_per_batch = min(groups_per_batch, len(self.groups))
-        self.cells_per_group = max(cells_per_group, int(round(groups_per_batch * cells_per_group / self.groups_per_batch)))
+        self.cells_per_group = max(
+            cells_per_group, int(round(groups_per_batch * cells_per_group / self.groups_per_batch))
+        )
         n_cells = max(len(indices_1), len(indices_2))
         self.n_batches = max(1, int(np.ceil(n_cells / (self.groups_per_batch * self.cells_per_group))))
         self.seed = seed

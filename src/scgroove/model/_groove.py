@@ -142,8 +142,15 @@ class GROOVE(BaseModelClass):
         if mdata is not None:
             for index in (1, 2):
                 self.module.heads[str(index)].fit_statistics(self.adata_manager.get_from_registry(_X[index]))
-        terms = [t for t, on in (("reconstruction", use_reconstruction), ("GroupCLIP", use_group_clip),
-                                 ("backtranslation", use_backtranslation)) if on]
+        terms = [
+            t
+            for t, on in (
+                ("reconstruction", use_reconstruction),
+                ("GroupCLIP", use_group_clip),
+                ("backtranslation", use_backtranslation),
+            )
+            if on
+        ]
         self._model_summary_string = (
             f"GROOVE model: {self.modalities[0]} ({likelihoods[self.modalities[0]]}) + "
             f"{self.modalities[1]} ({likelihoods[self.modalities[1]]}), n_latent={n_latent}, "
@@ -219,12 +226,18 @@ class GROOVE(BaseModelClass):
         preregister = _shared_label_column(perturbation_key, modalities)
         label_fields = []
         for index, modality in enumerate(modalities, start=1):
-            field = MuDataCategoricalObsField(_LABELS[index], RESULT_KEYS.LABEL_COLUMN, mod_key=modality, mod_required=True)
+            field = MuDataCategoricalObsField(
+                _LABELS[index], RESULT_KEYS.LABEL_COLUMN, mod_key=modality, mod_required=True
+            )
             field._preregister = preregister
             label_fields.append(field)
         fields = [
-            MuDataLayerField(_X[1], layers.get(modalities[0]), mod_key=modalities[0], is_count_data=False, mod_required=True),
-            MuDataLayerField(_X[2], layers.get(modalities[1]), mod_key=modalities[1], is_count_data=False, mod_required=True),
+            MuDataLayerField(
+                _X[1], layers.get(modalities[0]), mod_key=modalities[0], is_count_data=False, mod_required=True
+            ),
+            MuDataLayerField(
+                _X[2], layers.get(modalities[1]), mod_key=modalities[1], is_count_data=False, mod_required=True
+            ),
             *label_fields,
         ]
         manager = AnnDataManager(
@@ -297,6 +310,7 @@ class GROOVE(BaseModelClass):
         trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
         if splitter.n_val > 0:
             trainer_kwargs.setdefault("check_val_every_n_epoch", check_val_every_n_epoch)
+        self.module.train()  # inference may have left it in eval mode, which Lightning would keep
         runner = TrainRunner(
             self,
             training_plan=plan,
@@ -342,14 +356,18 @@ class GROOVE(BaseModelClass):
         matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(_X[index])
         self.module.eval()
         chunks = [
-            self.module.encode(rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index)
+            self.module.encode(
+                rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index
+            )
             .cpu()
             .numpy()
             for start in range(0, matrix.shape[0], batch_size)
         ]
         return np.concatenate(chunks).astype(np.float32)
 
-    def write_latent(self, mdata: MuData | None = None, key_added: str = RESULT_KEYS.LATENT, batch_size: int = 1024) -> None:
+    def write_latent(
+        self, mdata: MuData | None = None, key_added: str = RESULT_KEYS.LATENT, batch_size: int = 1024
+    ) -> None:
         """Write each modality's latent to ``mdata[m].obsm[key_added]``.
 
         Usable with scanpy, e.g. ``sc.pp.neighbors(mdata["rna"], use_rep="X_groove")``.
@@ -403,5 +421,7 @@ class GROOVE(BaseModelClass):
             for s in range(0, latent.shape[0], batch_size)
         ]
         return pd.DataFrame(
-            np.concatenate(decoded), index=mdata.mod[source].obs_names.copy(), columns=mdata.mod[target].var_names.copy()
+            np.concatenate(decoded),
+            index=mdata.mod[source].obs_names.copy(),
+            columns=mdata.mod[target].var_names.copy(),
         )

@@ -91,7 +91,8 @@ def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str
     shared = labels_1 & labels_2
     if len(labels_1 | labels_2) < 2:
         raise ValueError(
-            f"GROOVE needs at least two perturbation groups in {perturbation_key!r}; found only {sorted(labels_1 | labels_2)}."
+            f"GROOVE needs at least two perturbation groups in {perturbation_key!r}; "
+            f"found only {sorted(labels_1 | labels_2)}."
         )
     if not shared:
         raise ValueError(

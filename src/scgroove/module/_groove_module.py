@@ -67,7 +67,9 @@ class GROOVEModule(BaseModuleClass):
         self.use_group_clip = use_group_clip
         self.use_backtranslation = use_backtranslation
         n_inputs = {1: n_input_1, 2: n_input_2}
-        self.heads = nn.ModuleDict({str(m): make_head(lk, n_inputs[m]) for m, lk in ((1, likelihood_1), (2, likelihood_2))})
+        self.heads = nn.ModuleDict(
+            {str(m): make_head(lk, n_inputs[m]) for m, lk in ((1, likelihood_1), (2, likelihood_2))}
+        )
         self.encoders = nn.ModuleDict(
             {str(m): mlp(n_inputs[m], n_latent, n_hidden, n_layers, dropout_rate) for m in (1, 2)}
         )

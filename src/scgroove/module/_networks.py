@@ -5,7 +5,9 @@ from __future__ import annotations
 from torch import nn
 
 
-def mlp(n_input: int, n_output: int, n_hidden: int = 256, n_layers: int = 2, dropout_rate: float = 0.1) -> nn.Sequential:
+def mlp(
+    n_input: int, n_output: int, n_hidden: int = 256, n_layers: int = 2, dropout_rate: float = 0.1
+) -> nn.Sequential:
     """Linear -> LayerNorm -> ReLU -> Dropout blocks, then a final linear layer.
 
     Parameters

@@ -1,0 +1,109 @@
+import mudata as md
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from conftest import shared_file
+
+import scgroove as sg
+
+
+def test_simulate_structure_and_truth(small_mdata):
+    rna, protein = small_mdata["rna"], small_mdata["protein"]
+    assert rna.n_vars == 60 and protein.n_vars == 12
+    assert rna.n_obs != protein.n_obs  # keep_fraction (0.9, 0.8)
+    assert not set(rna.obs_names) & set(protein.obs_names)
+    assert set(rna.obs["perturbation"].cat.categories) == {f"P{p:03d}" for p in range(6)} | {"control"}
+    assert np.all(rna.X == np.round(rna.X)) and rna.X.min() >= 0  # counts
+    match = sg.datasets.true_matching(small_mdata)
+    paired = match >= 0
+    assert 0 < paired.sum() < rna.n_obs
+    # a true pair has the same perturbation and cell type
+    for key in ("perturbation", "cell_type"):
+        assert (rna.obs[key].to_numpy()[paired] == protein.obs[key].to_numpy()[match[paired]]).all()
+    assert small_mdata.uns["simulation"]["shared_fraction"] == 0.8
+
+
+def test_simulate_survives_h5mu(small_mdata, tmp_path):
+    small_mdata.write_h5mu(tmp_path / "sim.h5mu")
+    back = md.read_h5mu(tmp_path / "sim.h5mu")
+    np.testing.assert_array_equal(sg.datasets.true_matching(back), sg.datasets.true_matching(small_mdata))
+    assert back.uns["simulation"]["seed"] == 1
+
+
+def test_shared_fraction_controls_oracle_alignment():
+    scores = []
+    for rho in (1.0, 0.5, 0.0):
+        mdata = sg.datasets.simulate(n_perturbations=8, cells_per_perturbation=30, shared_fraction=rho, seed=0)
+        match = sg.datasets.true_matching(mdata)
+        scores.append(
+            sg.metrics.foscttm(mdata["rna"].obsm["X_true_latent"], mdata["protein"].obsm["X_true_latent"], match)
+        )
+    assert scores[0] == 0.0 and scores[0] < scores[1] < scores[2]
+
+
+def test_simulate_is_reproducible_and_options_work():
+    a = sg.datasets.simulate(
+        n_perturbations=3,
+        cells_per_perturbation=[5, 10, 20, 4],
+        seed=3,
+        modalities={"rna": "counts", "atac": "binary"},
+        heterogeneous_perturbations=1,
+    )
+    b = sg.datasets.simulate(
+        n_perturbations=3,
+        cells_per_perturbation=[5, 10, 20, 4],
+        seed=3,
+        modalities={"rna": "counts", "atac": "binary"},
+        heterogeneous_perturbations=1,
+    )
+    np.testing.assert_array_equal(a["atac"].X, b["atac"].X)
+    assert set(np.unique(a["atac"].X)) <= {0.0, 1.0}
+    assert a["rna"].obs["perturbation"].value_counts()["P002"] == 20
+    assert set(a["rna"].obs.loc[a["rna"].obs["perturbation"] == "P000", "response_group"]) == {0, 1}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"shared_fraction": 1.5}, "shared_fraction"),
+        ({"keep_fraction": 0}, "keep_fraction"),
+        ({"modalities": {"rna": "counts"}}, "two modalities"),
+        ({"modalities": {"a": "counts", "b": "images"}}, "kind"),
+    ],
+)
+def test_simulate_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sg.datasets.simulate(n_perturbations=2, cells_per_perturbation=5, **kwargs)
+
+
+def test_unpair_real_data():
+    paired = md.read_h5mu(shared_file("bmmc_cite_600.h5mu"))
+    weak = sg.datasets.unpair(paired, label_key="label", fraction=0.85, seed=0)
+    rna, protein = weak["rna"], weak["protein"]
+    assert rna.n_obs == protein.n_obs == 510
+    assert not set(rna.obs_names) & set(protein.obs_names)
+    match = sg.datasets.true_matching(weak)
+    paired_rows = match >= 0
+    assert 0.7 * 510 < paired_rows.sum() < 510
+    # the hidden truth is right: a pair's measured data equal the original cell's
+    i = np.flatnonzero(paired_rows)[0]
+    original = rna.obs["true_cell"].iloc[i]
+    np.testing.assert_array_equal(rna.X[i].toarray(), paired["rna"][original].X.toarray())
+    np.testing.assert_array_equal(protein.X[match[i]].toarray(), paired["protein"][original].X.toarray())
+    assert (rna.obs["label"].to_numpy()[paired_rows] == protein.obs["label"].to_numpy()[match[paired_rows]]).all()
+    assert sp.issparse(rna.X) and "log_normalized" in rna.layers
+    assert paired["rna"].n_obs == 600  # input untouched
+
+
+def test_unpair_errors():
+    paired = md.MuData(
+        {
+            "a": __import__("anndata").AnnData(np.ones((3, 2)), obs=pd.DataFrame(index=list("xyz"))),
+            "b": __import__("anndata").AnnData(np.ones((3, 2)), obs=pd.DataFrame(index=list("xyz"))),
+        }
+    )
+    with pytest.raises(KeyError, match="nope"):
+        sg.datasets.unpair(paired, label_key="nope")
+    with pytest.raises(ValueError, match="fraction"):
+        sg.datasets.unpair(paired, fraction=2)

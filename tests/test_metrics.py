@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy import stats
+
+from scgroove import metrics
+
+
+def brute_foscttm(x1, x2, match):
+    d = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(-1)
+    f12, f21 = [], []
+    for i, j in enumerate(match):
+        if j < 0:
+            continue
+        others2 = np.delete(d[i], j)
+        f12.append(((others2 < d[i, j]).sum() + 0.5 * (others2 == d[i, j]).sum()) / (len(x2) - 1))
+        others1 = np.delete(d[:, j], i)
+        f21.append(((others1 < d[i, j]).sum() + 0.5 * (others1 == d[i, j]).sum()) / (len(x1) - 1))
+    return 0.5 * (np.mean(f12) + np.mean(f21))
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.default_rng(0)
+    x1 = rng.integers(0, 3, (30, 2)).astype(float)  # small integer grid: many ties
+    x2 = rng.integers(0, 3, (25, 2)).astype(float)
+    match = np.full(30, -1)
+    match[rng.permutation(30)[:20]] = rng.permutation(25)[:20]
+    return x1, x2, match
+
+
+def test_foscttm_matches_brute_force_with_ties_and_unmatched(pair):
+    x1, x2, match = pair
+    assert metrics.foscttm(x1, x2, match) == pytest.approx(brute_foscttm(x1, x2, match))
+
+
+def test_foscttm_chunking_and_torch_agree(pair):
+    x1, x2, match = pair
+    reference = metrics.foscttm(x1, x2, match)
+    assert metrics.foscttm(x1, x2, match, memory_bytes=1) == pytest.approx(reference)
+    assert metrics.foscttm(torch.tensor(x1), torch.tensor(x2), match) == pytest.approx(reference)
+
+
+def test_foscttm_known_values():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 5))
+    assert metrics.foscttm(x, x) == 0.0
+    assert metrics.foscttm(x, rng.normal(size=(500, 5))) == pytest.approx(0.5, abs=0.03)
+
+
+def test_foscttm_gpu_matches_cpu(gpu):
+    rng = np.random.default_rng(2)
+    x1, x2 = rng.normal(size=(300, 4)), rng.normal(size=(300, 4))
+    cpu = metrics.foscttm(x1, x2)
+    assert metrics.foscttm(torch.tensor(x1, device=gpu), torch.tensor(x2, device=gpu)) == pytest.approx(cpu, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "match, message",
+    [
+        (np.array([0, 0, 1]), "one-to-one"),
+        (np.array([0, 1]), "one entry"),
+        (np.array([0, 1, 9]), "past the end"),
+        (np.array([-1, -1, -1]), "no true pair"),
+    ],
+)
+def test_foscttm_bad_match(match, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.foscttm(np.zeros((3, 2)), np.zeros((4, 2)), match)
+
+
+def test_within_label_foscttm():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(["a", "b"], 50)
+    x1 = rng.normal(size=(100, 3)) + (labels == "b")[:, None] * 100  # labels far apart
+    x2 = x1 + 0.01 * rng.normal(size=(100, 3))
+    assert metrics.within_label_foscttm(x1, x2, labels, labels) < 0.01
+    shuffled = np.concatenate([rng.permutation(50), 50 + rng.permutation(50)])
+    within = metrics.within_label_foscttm(x1, x2[shuffled], labels, labels, np.argsort(shuffled))
+    assert within < 0.01
+    # global FOSCTTM of a random-within-label embedding is ~0.25 (label is right, cell random)...
+    noise = rng.normal(size=(100, 3)) + (labels == "b")[:, None] * 100
+    assert metrics.foscttm(x1, noise) == pytest.approx(0.25, abs=0.05)
+    # ...but within-label it is at chance
+    assert metrics.within_label_foscttm(x1, noise, labels, labels) == pytest.approx(0.5, abs=0.07)
+
+
+def test_barycentric_foscttm_and_trace():
+    rng = np.random.default_rng(4)
+    x2 = rng.normal(size=(40, 3))
+    perfect = sp.identity(40, format="csr") / 40
+    match = np.arange(40)
+    assert metrics.barycentric_foscttm(perfect, x2, match) == 0.0
+    assert metrics.trace(perfect, match) == 1.0
+    # half the mass on the partner, half on one other cell; a row with no mass is left out
+    T = np.eye(40) * 0.5 + np.roll(np.eye(40), 1, axis=1) * 0.5
+    T[3] = 0
+    projection, has_mass = metrics.barycentric_projection(T, x2)
+    assert has_mass.sum() == 39 and np.allclose(projection[0], 0.5 * (x2[0] + x2[1]))
+    expected = metrics.foscttm(projection, x2, match[has_mass])
+    assert metrics.barycentric_foscttm(T, x2, match) == pytest.approx(expected)
+    assert metrics.trace(T, match) == pytest.approx(39 * 0.5 / 40)
+    uniform = np.ones((40, 40))
+    assert metrics.trace(uniform, match) == pytest.approx(1 / 40)
+
+
+def test_trace_chance():
+    labels1 = np.array(["a", "a", "b", "c"])
+    labels2 = np.array(["a", "a", "a", "b", "b"])
+    match = np.array([0, 1, 3, -1])
+    assert metrics.trace_chance(labels1, labels2, match) == pytest.approx((1 / 3 + 1 / 3 + 1 / 2) / 3)
+
+
+def test_label_transfer_accuracy():
+    rng = np.random.default_rng(5)
+    labels = np.repeat(["a", "b", "c"], 30)
+    centres = {"a": 0, "b": 10, "c": 20}
+    x = np.array([centres[lab] for lab in labels])[:, None] + rng.normal(size=(90, 2))
+    assert metrics.label_transfer_accuracy(x, x + 0.1, labels, labels) == 1.0
+    assert metrics.label_transfer_accuracy(x, x, labels, rng.permutation(labels)) < 0.7
+
+
+def test_imputation_scores_against_scipy():
+    rng = np.random.default_rng(6)
+    observed = rng.normal(size=(20, 8))
+    imputed = observed + rng.normal(size=(20, 8))
+    labels = np.repeat(["p1", "p2"], 10)
+    scores = metrics.imputation_scores(imputed, observed, labels)
+    assert scores["cell_pearson"] == pytest.approx(
+        np.mean([stats.pearsonr(imputed[i], observed[i])[0] for i in range(20)])
+    )
+    assert scores["feature_spearman"] == pytest.approx(
+        np.mean([stats.spearmanr(imputed[:, j], observed[:, j])[0] for j in range(8)])
+    )
+    assert scores["mse"] == pytest.approx(np.mean((imputed - observed) ** 2))
+    perfect = metrics.imputation_scores(observed, observed, labels)
+    assert perfect["cell_pearson"] == pytest.approx(1) and perfect["perturbation_effect_pearson"] == pytest.approx(1)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.imputation_scores(imputed[:3], observed)

@@ -1,0 +1,161 @@
+import mudata as md
+import numpy as np
+import pytest
+import scanpy as sc
+import scipy.sparse as sp
+import scvi
+from conftest import shared_file
+
+import scgroove as sg
+
+QUIET = {"enable_progress_bar": False}
+
+
+def setup(mdata, **kwargs):
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=("rna", "protein"), **kwargs)
+
+
+def cross_modal_label_accuracy(model, mdata, key="perturbation"):
+    z = model.get_latent_representation(modality=None)
+    return sg.metrics.label_transfer_accuracy(z["rna"], z["protein"], mdata["rna"].obs[key], mdata["protein"].obs[key])
+
+
+def test_training_aligns_groups_and_logs_every_term(small_mdata):
+    scvi.settings.seed = 0
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=8, n_hidden=64)
+    untrained = cross_modal_label_accuracy(model, small_mdata)
+    model.train(max_epochs=80, **QUIET)
+    history = model.history
+    for split in ("train", "validation"):
+        for term in ("loss", "reconstruction_rna", "reconstruction_protein", "group_clip", "backtranslation"):
+            assert f"{split}_{term}" in history, f"{split}_{term}"
+    group_clip = history["train_group_clip"].to_numpy().ravel().astype(float)
+    assert group_clip[-3:].mean() < 0.5 * group_clip[:3].mean()
+    trained = cross_modal_label_accuracy(model, small_mdata)
+    assert trained > 0.7 and trained > untrained + 0.3
+    z = model.get_latent_representation(modality="protein")
+    assert z.shape == (small_mdata["protein"].n_obs, 8) and np.isfinite(z).all()
+
+
+def test_ablation_flags_change_the_losses(small_mdata):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32, use_group_clip=False, use_backtranslation=False)
+    model.train(max_epochs=2, **QUIET)
+    assert "train_backtranslation" not in model.history
+    # GroupCLIP is still measured (logged) but not optimised: the loss is reconstruction only
+    h = model.history
+    total = h["train_loss"].to_numpy().astype(float).ravel()
+    recon = (
+        h["train_reconstruction_rna"].to_numpy().astype(float)
+        + h["train_reconstruction_protein"].to_numpy().astype(float)
+    ).ravel()
+    np.testing.assert_allclose(total, recon, rtol=1e-5)
+    with pytest.raises(ValueError, match="At least one"):
+        sg.GROOVE(small_mdata, use_reconstruction=False, use_group_clip=False)
+
+
+def test_write_latent_works_with_scanpy_and_h5mu(small_mdata, tmp_path):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32)
+    model.train(max_epochs=2, **QUIET)
+    model.write_latent()
+    for m in ("rna", "protein"):
+        assert small_mdata[m].obsm["X_groove"].shape == (small_mdata[m].n_obs, 6)
+    sc.pp.neighbors(small_mdata["rna"], use_rep="X_groove", n_neighbors=5, method="gauss", transformer="sklearn")
+    assert "connectivities" in small_mdata["rna"].obsp
+    assert small_mdata.uns["groove"]["latent"]["key_added"] == "X_groove"
+    small_mdata.write_h5mu(tmp_path / "out.h5mu")
+    back = md.read_h5mu(tmp_path / "out.h5mu")
+    np.testing.assert_allclose(back["protein"].obsm["X_groove"], small_mdata["protein"].obsm["X_groove"])
+
+
+def test_save_load_and_query_transfer(small_mdata, tmp_path):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=5, n_hidden=32)
+    model.train(max_epochs=2, **QUIET)
+    z = model.get_latent_representation(modality="rna")
+    model.save(tmp_path / "model", save_anndata=True)
+    loaded = sg.GROOVE.load(tmp_path / "model")
+    np.testing.assert_allclose(loaded.get_latent_representation(modality="rna"), z, rtol=1e-5, atol=1e-6)
+    # without data: likelihoods were saved resolved
+    model.save(tmp_path / "weights")
+    query = sg.datasets.simulate(
+        n_perturbations=6, cells_per_perturbation=10, n_features={"rna": 60, "protein": 12}, seed=1
+    )
+    bare = sg.GROOVE.load(tmp_path / "weights", adata=query)
+    z_query = bare.get_latent_representation(modality="protein")
+    np.testing.assert_allclose(
+        z_query, model.get_latent_representation(query, modality="protein"), rtol=1e-5, atol=1e-6
+    )
+    assert z_query.shape == (query["protein"].n_obs, 5)
+
+
+def test_same_seed_same_latents(small_mdata):
+    latents = []
+    for _ in range(2):
+        scvi.settings.seed = 42
+        setup(small_mdata)
+        model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+        model.train(max_epochs=3, **QUIET)
+        latents.append(model.get_latent_representation(modality="rna"))
+    np.testing.assert_array_equal(latents[0], latents[1])
+
+
+def test_sparse_input_and_other_likelihoods():
+    mdata = sg.datasets.simulate(
+        n_perturbations=4,
+        cells_per_perturbation=20,
+        modalities={"rna": "counts", "atac": "binary"},
+        n_features={"rna": 40, "atac": 30},
+        seed=2,
+    )
+    for m in mdata.mod:
+        mdata[m].X = sp.csr_matrix(mdata[m].X)
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=("rna", "atac"))
+    model = sg.GROOVE(mdata, n_latent=4, n_hidden=16, variant="out", similarity="euclidean")
+    assert model.module.heads["2"].name == "bernoulli"
+    model.train(max_epochs=2, **QUIET)
+    translated = model.get_translation("rna", "atac")
+    assert translated.shape == (mdata["rna"].n_obs, 30)
+    assert list(translated.columns) == list(mdata["atac"].var_names)
+    assert ((translated.to_numpy() >= 0) & (translated.to_numpy() <= 1)).all()
+    counts = model.get_translation("atac", "rna", library_size=1000.0)
+    np.testing.assert_allclose(counts.sum(1), 1000.0, rtol=1e-4)
+
+
+def test_labels_of_one_modality_only_train_reconstruction(small_mdata):
+    protein = small_mdata["protein"]
+    protein.obs["perturbation"] = protein.obs["perturbation"].astype(str).replace({"P000": "P999"})
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    model.train(max_epochs=2, **QUIET)
+    assert np.isfinite(model.history["train_loss"].to_numpy().astype(float)).all()
+    cats = small_mdata["rna"].obs["_groove_perturbation"].cat.categories
+    assert list(cats) == list(small_mdata["protein"].obs["_groove_perturbation"].cat.categories)
+    assert {"P000", "P999"} <= set(cats)
+
+
+def test_real_cite_seq_with_hidden_pairing():
+    paired = md.read_h5mu(shared_file("bmmc_cite_600.h5mu"))
+    mdata = sg.datasets.unpair(paired, label_key="label", fraction=0.85, seed=0)
+    scvi.settings.seed = 0
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="label", modalities=("rna", "protein"))
+    model = sg.GROOVE(mdata, n_latent=16, n_hidden=128)
+    model.train(max_epochs=15, **QUIET)
+    z = model.get_latent_representation()
+    accuracy = sg.metrics.label_transfer_accuracy(
+        z["rna"], z["protein"], mdata["rna"].obs["label"], mdata["protein"].obs["label"]
+    )
+    assert accuracy > 0.4  # 40 unbalanced cell types; chance (largest class) is ~0.15
+    gc = model.history["train_group_clip"].to_numpy().astype(float).ravel()
+    assert gc[-1] < gc[0]
+
+
+@pytest.mark.gpu
+def test_trains_on_gpu(small_mdata, gpu):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    model.train(max_epochs=2, accelerator="gpu", devices=1, **QUIET)
+    assert next(model.module.parameters()).device.type == "cuda"
+    assert np.isfinite(model.get_latent_representation(modality="rna")).all()
