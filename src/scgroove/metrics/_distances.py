@@ -47,8 +47,10 @@ def fraction_closer(
     -------
     ``(n_q,)`` float array.
     """
-    q, r = as_tensor(query), None
+    q = as_tensor(query)
     r = as_tensor(reference, q.device)
+    dtype = torch.promote_types(q.dtype, r.dtype)
+    q, r = q.to(dtype), r.to(dtype)
     partner_t = torch.as_tensor(np.asarray(partner), device=q.device, dtype=torch.long)
     r_sq = (r * r).sum(1)
     n_other = r.shape[0] - (1 if exclude_self else 0)

@@ -1,0 +1,61 @@
+"""One entry point for every aligner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scgroove.align._coot import coot, labeled_coot
+from scgroove.align._coupling import Coupling
+from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
+from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw
+
+UNLABELED: dict[str, Callable[..., Coupling]] = {"ot": entropic_ot, "gw": entropic_gw, "coot": coot, "knn": knn}
+LABELED: dict[str, Callable[..., Coupling]] = {
+    "labeled_ot": labeled_ot,
+    "labeled_gw": labeled_gw,
+    "labeled_fgw": labeled_fgw,
+    "labeled_coot": labeled_coot,
+    "labeled_knn": labeled_knn,
+}
+METHODS = (*UNLABELED, *LABELED)
+SHARED_SPACE = ("ot", "labeled_ot", "knn", "labeled_knn", "labeled_fgw")
+
+
+def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **params) -> Coupling:
+    """Couple the cells of two modalities.
+
+    Parameters
+    ----------
+    x1, x2
+        ``(n1, d1)`` and ``(n2, d2)`` arrays (numpy or torch; torch tensors on a GPU are solved
+        there). Methods ``"ot"``, ``"labeled_ot"``, ``"knn"``, ``"labeled_knn"`` and the linear term
+        of ``"labeled_fgw"`` need one shared space (``d1 == d2``, e.g. GROOVE latents); ``"gw"``,
+        ``"labeled_gw"``, ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each
+        modality's PCA or features).
+    labels1, labels2
+        Group labels of the cells, required by the ``labeled_*`` methods.
+    method
+        One of ``"ot"``, ``"labeled_ot"``, ``"gw"``, ``"labeled_gw"``, ``"labeled_fgw"``, ``"coot"``,
+        ``"labeled_coot"``, ``"knn"``, ``"labeled_knn"``.
+    **params
+        Passed to the method: ``epsilon``, ``max_iter``, ``tol`` (all OT methods), ``block_mass``
+        (labeled), ``alpha``, ``structure1``, ``structure2`` (``labeled_fgw``), ``n_neighbors``
+        (kNN), ``max_dense_bytes`` (unlabeled dense methods).
+
+    Returns
+    -------
+    :class:`~scgroove.align.Coupling` (block sparse for labeled methods), with ``method``,
+    ``params`` and solver ``info`` (``converged`` and friends).
+    """
+    if method in UNLABELED:
+        return UNLABELED[method](x1, x2, **params)
+    if method in LABELED:
+        if labels1 is None or labels2 is None:
+            raise ValueError(f"Method {method!r} needs labels1 and labels2.")
+        if len(labels1) != len(x1) or len(labels2) != len(x2):
+            raise ValueError(
+                f"labels1/labels2 must have one entry per cell: got {len(labels1)}/{len(labels2)} "
+                f"for {len(x1)}/{len(x2)} cells."
+            )
+        return LABELED[method](x1, x2, labels1, labels2, **params)
+    raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")

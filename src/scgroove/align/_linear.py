@@ -1,0 +1,139 @@
+"""Aligners in one shared space: entropic OT, labeled OT, kNN, labeled kNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import ot
+import scipy.sparse as sp
+import torch
+from sklearn.neighbors import NearestNeighbors
+
+from scgroove.align._blocks import BlockMass, label_blocks
+from scgroove.align._coupling import Coupling, CouplingBlock
+from scgroove.align._memory import check_dense_budget
+from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
+from scgroove.metrics._distances import as_tensor
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances (batched or not), clamped at 0."""
+    return ((a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] - 2 * a @ b.transpose(-1, -2)).clamp_min(0)
+
+
+def mean_block_cost(x1: torch.Tensor, x2: torch.Tensor, blocks) -> float:
+    """Mean squared distance between same-label cells, exactly, in O(n d)."""
+    total, count = 0.0, 0
+    for rows, cols in zip(blocks.rows, blocks.cols, strict=True):
+        a, b = x1[rows], x2[cols]
+        mean = (a * a).sum(1).mean() + (b * b).sum(1).mean() - 2 * a.mean(0) @ b.mean(0)
+        total += float(mean) * len(rows) * len(cols)
+        count += len(rows) * len(cols)
+    return total / count
+
+
+def entropic_ot(
+    x1, x2, epsilon: float = 0.05, max_iter: int = 3000, tol: float = 1e-4, max_dense_bytes: int | None = None
+) -> Coupling:
+    r"""Entropic OT between all cells on squared Euclidean cost (POT, log-domain Sinkhorn).
+
+    .. math::
+
+        \min_{T \in U(a, b)} \langle C, T \rangle - \varepsilon \bar C H(T),
+        \quad C_{ij} = \lVert x^1_i - x^2_j \rVert^2
+
+    with uniform marginals and :math:`\bar C` the mean cost, so ``epsilon`` is relative to the
+    cost scale. Builds the dense ``n1 x n2`` plan: refused beyond ``max_dense_bytes``.
+    """
+    x1 = as_tensor(x1)
+    x2 = as_tensor(x2, x1.device)
+    check_dense_budget("ot", [(x1.shape[0], x2.shape[0])], max_dense_bytes)
+    cost = _sq_dist(x1, x2)
+    reg = epsilon * float(cost.mean())
+    n1, n2 = cost.shape
+    a = torch.full((n1,), 1.0 / n1, dtype=cost.dtype, device=cost.device)
+    b = torch.full((n2,), 1.0 / n2, dtype=cost.dtype, device=cost.device)
+    plan, log = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=tol, log=True)
+    error = float(log["err"][-1]) if len(log["err"]) else float("nan")
+    info = {"converged": bool(error < tol), "n_iter": int(log["niter"]), "marginal_error": error, "reg": reg}
+    block = CouplingBlock(np.arange(n1), np.arange(n2), plan.cpu().numpy())
+    return Coupling(n1, n2, [block], "ot", {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}, info)
+
+
+def labeled_ot(
+    x1,
+    x2,
+    labels1,
+    labels2,
+    epsilon: float = 0.05,
+    max_iter: int = 3000,
+    tol: float = 1e-4,
+    block_mass: BlockMass = "source",
+) -> Coupling:
+    r"""Entropic OT inside each label, all labels solved together (batched log-domain Sinkhorn).
+
+    For each label :math:`l` present in both modalities,
+
+    .. math:: T^{(l)} = \arg\min_{T \in U(a^{(l)}, b^{(l)})} \langle C^{(l)}, T \rangle - \varepsilon \bar C H(T)
+
+    on squared Euclidean costs between the label's cells, with :math:`\bar C` the mean
+    same-label cost (``epsilon`` is relative). Marginals are uniform inside a block; with
+    ``block_mass="source"`` every modality-1 cell of a shared label carries mass ``1/N1`` (the block
+    mass is the label's share of modality-1 cells). Cells of labels absent from the other modality
+    get no mass. The coupling is block sparse: memory is the sum of the block sizes.
+    """
+    x1 = as_tensor(x1)
+    x2 = as_tensor(x2, x1.device)
+    blocks = label_blocks(labels1, labels2, block_mass)
+    reg = epsilon * max(mean_block_cost(x1, x2, blocks), 1e-12)
+
+    def block_cost(bucket, m1, m2):
+        a = pad_rows([x1[blocks.rows[k]] for k in bucket], m1)
+        b = pad_rows([x2[blocks.cols[k]] for k in bucket], m2)
+        return _sq_dist(a, b)
+
+    plans, report = solve_blocks(blocks, block_cost, reg, x1, max_iter, tol)
+    info = {
+        "converged": report.converged,
+        "n_iter": report.n_iter,
+        "marginal_error": report.marginal_error,
+        "reg": reg,
+        "n_blocks": len(blocks.labels),
+    }
+    params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol, "block_mass": block_mass}
+    return Coupling(len(x1), len(x2), to_coupling_blocks(blocks, plans), "labeled_ot", params, info)
+
+
+def _knn_block(x1: np.ndarray, x2: np.ndarray, n_neighbors: int, row_mass: float) -> sp.csr_matrix:
+    k = min(n_neighbors, len(x2))
+    neighbours = NearestNeighbors(n_neighbors=k).fit(x2).kneighbors(x1, return_distance=False)
+    data = np.full(neighbours.size, row_mass / k)
+    return sp.csr_matrix((data, (np.repeat(np.arange(len(x1)), k), neighbours.ravel())), shape=(len(x1), len(x2)))
+
+
+def knn(x1, x2, n_neighbors: int = 10) -> Coupling:
+    """Each modality-1 cell spreads mass ``1/n1`` equally over its ``n_neighbors`` nearest modality-2 cells.
+
+    Not a transport plan (column sums are not uniform); a sparse baseline.
+    """
+    x1, x2 = np.asarray(x1, dtype=np.float64), np.asarray(x2, dtype=np.float64)
+    plan = _knn_block(x1, x2, n_neighbors, 1.0 / len(x1))
+    return Coupling(
+        len(x1),
+        len(x2),
+        [CouplingBlock(np.arange(len(x1)), np.arange(len(x2)), plan)],
+        "knn",
+        {"n_neighbors": n_neighbors},
+        {"converged": True},
+    )
+
+
+def labeled_knn(x1, x2, labels1, labels2, n_neighbors: int = 10, block_mass: BlockMass = "source") -> Coupling:
+    """KNN restricted to the cells of the same label; block masses as in :func:`labeled_ot`."""
+    x1, x2 = np.asarray(x1, dtype=np.float64), np.asarray(x2, dtype=np.float64)
+    blocks = label_blocks(labels1, labels2, block_mass)
+    out = [
+        CouplingBlock(rows, cols, _knn_block(x1[rows], x2[cols], n_neighbors, mass / len(rows)), label)
+        for label, rows, cols, mass in zip(blocks.labels, blocks.rows, blocks.cols, blocks.mass, strict=True)
+    ]
+    params = {"n_neighbors": n_neighbors, "block_mass": block_mass}
+    return Coupling(len(x1), len(x2), out, "labeled_knn", params, {"converged": True, "n_blocks": len(out)})

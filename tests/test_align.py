@@ -1,0 +1,178 @@
+import mudata as md
+import numpy as np
+import ot
+import pytest
+import scipy.sparse as sp
+import torch
+
+import scgroove as sg
+from scgroove.align._sinkhorn import batched_log_sinkhorn
+
+LABELED = ["labeled_ot", "labeled_gw", "labeled_fgw", "labeled_coot", "labeled_knn"]
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """Two noisy views of the same cells in 3 labels; modality 2 has different cells and one extra label."""
+    rng = np.random.default_rng(0)
+    n = 60
+    labels = np.repeat(["a", "b", "c"], n // 3)
+    centres = {"a": 0.0, "b": 4.0, "c": 8.0}
+    truth = np.array([centres[lab] for lab in labels])[:, None] + rng.normal(size=(n, 3))
+    x1 = truth + 0.05 * rng.normal(size=(n, 3))
+    keep = rng.permutation(n)[:50]
+    extra = rng.normal(size=(5, 3)) + 20
+    x2 = np.vstack([truth[keep] + 0.05 * rng.normal(size=(50, 3)), extra])
+    labels2 = np.concatenate([labels[keep], ["only_2"] * 5])
+    match = np.full(n, -1)
+    match[keep] = np.arange(50)
+    return x1, x2, labels, labels2, match
+
+
+def brute_block_masses(coupling, labels1, labels2):
+    T = coupling.to_sparse().toarray()
+    cross = labels1[:, None] != labels2[None, :]
+    return T, cross
+
+
+@pytest.mark.parametrize("method", LABELED)
+def test_labeled_methods_keep_mass_inside_labels(problem, method):
+    x1, x2, labels1, labels2, match = problem
+    coupling = sg.align.align(x1, x2, labels1, labels2, method=method)
+    T, cross = brute_block_masses(coupling, labels1, labels2)
+    assert T.sum() == pytest.approx(1.0, abs=1e-3)
+    assert T[cross].sum() == 0.0
+    assert T[:, labels2 == "only_2"].sum() == 0.0  # label of one modality only: no partner
+    # block-sparse storage: no block spans two labels, no n1 x n2 array
+    assert len(coupling.blocks) == 3 and all(b.plan.shape[0] * b.plan.shape[1] <= 20 * 20 for b in coupling.blocks)
+    # "source" convention: every modality-1 cell carries 1/n1
+    np.testing.assert_allclose(coupling.row_mass, 1 / len(x1), rtol=0.05)
+    assert coupling.info["converged"] or method == "labeled_knn"
+    assert sg.metrics.trace(coupling, match) > sg.metrics.trace_chance(labels1, labels2, match)
+
+
+def test_labeled_ot_matches_pot_on_each_block(problem):
+    x1, x2, labels1, labels2, _ = problem
+    coupling = sg.align.labeled_ot(x1, x2, labels1, labels2, epsilon=0.1, tol=1e-9, max_iter=20000)
+    reg = coupling.info["reg"]
+    for block in coupling.blocks:
+        cost = ot.dist(x1[block.rows], x2[block.cols])
+        mass = block.plan.sum()
+        a = np.full(len(block.rows), mass / len(block.rows))
+        b = np.full(len(block.cols), mass / len(block.cols))
+        reference = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", stopThr=1e-12, numItermax=20000)
+        np.testing.assert_allclose(block.plan, reference, atol=1e-7)
+
+
+def test_unlabeled_ot_recovers_exact_copies():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 4))
+    perm = rng.permutation(40)
+    coupling = sg.align.align(x, x[perm], method="ot", epsilon=0.005)
+    assert (coupling.argmax_match() == np.argsort(perm)).mean() > 0.95
+
+
+def test_batched_sinkhorn_torch_matches_pot_with_padding():
+    rng = np.random.default_rng(2)
+    costs = [rng.random((4, 6)), rng.random((3, 2))]
+    padded = torch.zeros(2, 4, 6, dtype=torch.float64)
+    log_a = torch.full((2, 4), float("-inf"), dtype=torch.float64)
+    log_b = torch.full((2, 6), float("-inf"), dtype=torch.float64)
+    for k, c in enumerate(costs):
+        padded[k, : c.shape[0], : c.shape[1]] = torch.tensor(c)
+        log_a[k, : c.shape[0]] = np.log(0.5 / c.shape[0])
+        log_b[k, : c.shape[1]] = np.log(0.5 / c.shape[1])
+    plan, report = batched_log_sinkhorn(padded, log_a, log_b, reg=0.1, max_iter=5000, tol=1e-10)
+    assert report.converged
+    for k, c in enumerate(costs):
+        a, b = np.full(c.shape[0], 0.5 / c.shape[0]), np.full(c.shape[1], 0.5 / c.shape[1])
+        np.testing.assert_allclose(
+            plan[k, : c.shape[0], : c.shape[1]].numpy(), ot.sinkhorn(a, b, c, 0.1, stopThr=1e-12), atol=1e-8
+        )
+        assert plan[k, c.shape[0] :].sum() == 0 and plan[k, :, c.shape[1] :].sum() == 0
+
+
+def test_labeled_gw_matches_dense_gw_within_one_label():
+    """With one label, labeled GW is plain entropic GW: compare with POT on the same problem."""
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=(30, 3)), rng.normal(size=(25, 2))
+    labels1, labels2 = np.zeros(30), np.zeros(25)
+    ours = sg.align.labeled_gw(x1, x2, labels1, labels2, epsilon=0.05, max_iter=100, tol=1e-7)
+    s1 = sg.align._quadratic.normalise_structure(torch.tensor(x1)).numpy()
+    s2 = sg.align._quadratic.normalise_structure(torch.tensor(x2)).numpy()
+    c1, c2 = ot.dist(s1, s1), ot.dist(s2, s2)
+    pot = ot.gromov.entropic_gromov_wasserstein(
+        c1, c2, ot.unif(30), ot.unif(25), "square_loss", epsilon=0.05, max_iter=100, tol=1e-7
+    )
+    ours_cost = ot.gromov.gwloss(*ot.gromov.init_matrix(c1, c2, ot.unif(30), ot.unif(25)), ours.to_sparse().toarray())
+    pot_cost = ot.gromov.gwloss(*ot.gromov.init_matrix(c1, c2, ot.unif(30), ot.unif(25)), pot)
+    assert ours_cost == pytest.approx(pot_cost, rel=0.05)
+
+
+def test_labeled_gw_is_invariant_to_rotation(problem):
+    x1, x2, labels1, labels2, match = problem
+    q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(3, 3)))
+    plain = sg.align.labeled_gw(x1, x2, labels1, labels2)
+    rotated = sg.align.labeled_gw(x1, x2 @ q, labels1, labels2)
+    np.testing.assert_allclose(plain.to_sparse().toarray(), rotated.to_sparse().toarray(), atol=1e-6)
+
+
+def test_coupling_api(problem):
+    x1, x2, labels1, labels2, match = problem
+    coupling = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    T = coupling.to_sparse()
+    assert sp.isspmatrix_csr(T) and T.shape == (60, 55) and (coupling.n1, coupling.n2) == (60, 55)
+    projected = coupling.barycentric_projection(x2)
+    dense = T.toarray()
+    np.testing.assert_allclose(projected, dense @ x2 / dense.sum(1, keepdims=True))
+    np.testing.assert_array_equal(coupling.argmax_match(), dense.argmax(1))
+    table = coupling.label_mass()
+    assert list(table.index) == ["a", "b", "c"] and table.to_numpy().sum() == pytest.approx(1.0)
+    unlabeled = sg.align.align(x1, x2, method="ot")
+    crossing = unlabeled.label_mass(labels1, labels2)
+    assert crossing.loc["a", "only_2"] < 0.01 and crossing.to_numpy().sum() == pytest.approx(1.0)
+    back = sg.align.Coupling.from_uns(coupling.to_uns())
+    assert abs(back.to_sparse() - T).max() == 0 and back.method == "labeled_ot"
+    with pytest.raises(ValueError, match="no block labels"):
+        unlabeled.label_mass()
+
+
+def test_coupling_survives_h5mu(problem, tmp_path, small_mdata):
+    x1, x2, labels1, labels2, _ = problem
+    coupling = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    small_mdata.uns["groove"] = {"coupling": coupling.to_uns()}
+    small_mdata.write_h5mu(tmp_path / "c.h5mu")
+    stored = md.read_h5mu(tmp_path / "c.h5mu").uns["groove"]["coupling"]
+    back = sg.align.Coupling.from_uns(stored)
+    assert abs(back.to_sparse() - coupling.to_sparse()).max() < 1e-12
+    assert back.params["epsilon"] == 0.05 and back.params["block_mass"] == "source"
+
+
+def test_dense_methods_refuse_beyond_memory_budget():
+    x = np.zeros((1000, 2))
+    with pytest.raises(MemoryError, match=r"1,000 x 1,000 entries: 0.01 GiB"):
+        sg.align.align(x, x, method="ot", max_dense_bytes=1_000_000)
+    with pytest.raises(MemoryError, match="'gw'"):
+        sg.align.align(x, x, method="gw", max_dense_bytes=1_000_000)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"method": "labeled_ot"}, ValueError, "needs labels1"),
+        ({"method": "magic"}, ValueError, "Unknown method"),
+        ({"method": "labeled_ot", "labels1": ["a"], "labels2": ["a"] * 5}, ValueError, "one entry per cell"),
+        ({"method": "labeled_ot", "labels1": ["a"] * 5, "labels2": ["b"] * 5}, ValueError, "No label occurs in both"),
+        ({"method": "labeled_fgw", "labels1": ["a"] * 5, "labels2": ["a"] * 5, "alpha": 2}, ValueError, "alpha"),
+    ],
+)
+def test_align_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        sg.align.align(np.zeros((5, 2)), np.ones((5, 2)), **kwargs)
+
+
+def test_labeled_ot_on_gpu_matches_cpu(problem, gpu):
+    x1, x2, labels1, labels2, _ = problem
+    cpu = sg.align.labeled_ot(x1, x2, labels1, labels2).to_sparse().toarray()
+    cuda = sg.align.labeled_ot(torch.tensor(x1, device=gpu), torch.tensor(x2, device=gpu), labels1, labels2)
+    np.testing.assert_allclose(cuda.to_sparse().toarray(), cpu, atol=1e-6)
