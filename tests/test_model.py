@@ -159,3 +159,51 @@ def test_trains_on_gpu(small_mdata, gpu):
     model.train(max_epochs=2, accelerator="gpu", devices=1, **QUIET)
     assert next(model.module.parameters()).device.type == "cuda"
     assert np.isfinite(model.get_latent_representation(modality="rna")).all()
+
+
+def test_align_impute_and_denoise_write_back(small_mdata, tmp_path):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32)
+    model.train(max_epochs=3, **QUIET)
+    coupling = model.align(method="labeled_ot")
+    rna, protein = small_mdata["rna"], small_mdata["protein"]
+    assert coupling.n1 == rna.n_obs and coupling.n2 == protein.n_obs
+    stored = small_mdata.uns["groove"]["coupling"]
+    assert stored["method"] == "labeled_ot" and stored["matrix"].shape == (rna.n_obs, protein.n_obs)
+    assert stored["matrix"].sum() == pytest.approx(1.0, abs=1e-3)
+    assert "X_groove" in rna.obsm and "X_groove" in protein.obsm
+    # coupling imputation = barycentric projection of the measured protein
+    imputed = model.impute("rna", "protein", method="coupling")
+    np.testing.assert_allclose(imputed.to_numpy(), coupling.barycentric_projection(protein.X), rtol=1e-4, atol=1e-5)
+    assert list(imputed.columns) == list(protein.var_names) and list(imputed.index) == list(rna.obs_names)
+    back = model.impute("protein", "rna", method="coupling")  # uses the transpose
+    assert back.shape == (protein.n_obs, rna.n_vars) and np.isfinite(back.to_numpy()).all()
+    decoded = model.impute("rna", "protein", method="decoder")
+    assert decoded.shape == imputed.shape
+    assert small_mdata.uns["groove"]["imputation"]["rna_to_protein"]["method"] == "decoder"
+    model.write_denoised()
+    assert rna.layers["groove_denoised"].shape == rna.shape
+    np.testing.assert_allclose(rna.layers["groove_denoised"].sum(1), np.asarray(rna.X.sum(1)).ravel(), rtol=1e-3)
+    small_mdata.write_h5mu(tmp_path / "all.h5mu")
+    read = md.read_h5mu(tmp_path / "all.h5mu")
+    stored_back = sg.align.Coupling.from_uns(read.uns["groove"]["coupling"])
+    assert abs(stored_back.to_sparse() - coupling.to_sparse()).max() < 1e-9
+    np.testing.assert_allclose(read["rna"].obsm["groove_imputed_protein"].to_numpy(), decoded.to_numpy(), rtol=1e-6)
+    assert "groove_denoised" in read["protein"].layers
+    with pytest.raises(ValueError, match="coupling' or 'decoder"):
+        model.impute("rna", "protein", method="magic")
+    with pytest.raises(KeyError, match="atac"):
+        model.impute("rna", "atac")
+
+
+def test_labels_in_one_modality_get_no_partner(small_mdata):
+    protein = small_mdata["protein"]
+    protein.obs["perturbation"] = protein.obs["perturbation"].astype(str).replace({"P000": "P999"})
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    model.train(max_epochs=1, **QUIET)
+    coupling = model.align()
+    orphan = (small_mdata["rna"].obs["perturbation"] == "P000").to_numpy()
+    assert (coupling.row_mass[orphan] == 0).all() and (coupling.row_mass[~orphan] > 0).all()
+    imputed = model.impute("rna", "protein")
+    assert imputed[orphan].isna().all().all() and not imputed[~orphan].isna().any().any()

@@ -19,6 +19,7 @@ from scvi.train import TrainRunner
 from scgroove._constants import REGISTRY_KEYS, RESULT_KEYS
 from scgroove.losses import Similarity, Variant
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter, rows_as_tensor
+from scgroove.model._results import GROOVEResultsMixin
 from scgroove.model._validation import check_likelihoods, validate_weakly_paired
 from scgroove.module import GROOVEModule, choose_likelihood
 from scgroove.train import GROOVETrainingPlan
@@ -47,7 +48,7 @@ def _shared_label_column(perturbation_key: str, modalities: Sequence[str]):
     return preregister
 
 
-class GROOVE(BaseModelClass):
+class GROOVE(GROOVEResultsMixin, BaseModelClass):
     """GroupCLIP + backtranslating autoencoder for two weakly paired modalities.
 
     The two modalities hold different cells, linked only by the perturbation label of each cell.
