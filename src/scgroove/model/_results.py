@@ -60,7 +60,8 @@ class GROOVEResultsMixin:
         Writes
         ------
         ``mdata[m].obsm["X_groove"]`` for both modalities and ``mdata.uns["groove"][key_added]``
-        = ``{"matrix": CSR (n1 x n2, total mass 1), "method", "params", "info", "modalities"}``.
+        = ``{"matrix": CSR (n1 x n2, total mass 1), "method", "params", "info", "modalities"}``,
+        and ``mdata.uns["groove"]["perturbation_key"]``.
         Cells whose label is absent from the other modality get no mass (no partner).
         """
         mdata = self._validate_anndata(mdata)
@@ -76,7 +77,9 @@ class GROOVEResultsMixin:
         )
         stored = coupling.to_uns()
         stored["modalities"] = [m1, m2]
-        _groove_uns(mdata)[key_added] = stored
+        uns = _groove_uns(mdata)
+        uns[key_added] = stored
+        uns["perturbation_key"] = self.registry_["setup_args"]["perturbation_key"]
         return coupling
 
     def _stored_coupling(self, mdata: MuData, key: str) -> Coupling | None:
