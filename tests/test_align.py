@@ -82,7 +82,7 @@ def test_batched_sinkhorn_torch_matches_pot_with_padding():
         padded[k, : c.shape[0], : c.shape[1]] = torch.tensor(c)
         log_a[k, : c.shape[0]] = np.log(0.5 / c.shape[0])
         log_b[k, : c.shape[1]] = np.log(0.5 / c.shape[1])
-    plan, report = batched_log_sinkhorn(padded, log_a, log_b, reg=0.1, max_iter=5000, tol=1e-10)
+    plan, report, _ = batched_log_sinkhorn(padded, log_a, log_b, reg=0.1, max_iter=5000, tol=1e-10)
     assert report.converged
     for k, c in enumerate(costs):
         a, b = np.full(c.shape[0], 0.5 / c.shape[0]), np.full(c.shape[1], 0.5 / c.shape[1])

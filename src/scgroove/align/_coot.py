@@ -70,7 +70,7 @@ def labeled_coot(
         torch.full((len(r), len(c)), m / (len(r) * len(c)), dtype=x.dtype, device=x.device)
         for r, c, m in zip(blocks.rows, blocks.cols, blocks.mass, strict=True)
     ]
-    change, n_iter = float("inf"), 0
+    change, n_iter, potentials = float("inf"), 0, None
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         # sample step: separable terms of the cost drop out under fixed marginals
         def block_cost(bucket, m1, m2, q=feature_plan):
@@ -78,7 +78,9 @@ def labeled_coot(
             v = pad_rows([y[blocks.cols[k]] for k in bucket], m2)
             return -2 * u @ q @ v.transpose(1, 2)
 
-        new_plans, _ = solve_blocks(blocks, block_cost, epsilon, x, sinkhorn_max_iter, tol=1e-6)
+        new_plans, _, potentials = solve_blocks(
+            blocks, block_cost, epsilon, x, sinkhorn_max_iter, tol=1e-4, warm_start=potentials
+        )
         feature_cost = -2 * sum(x[r].T @ p @ y[c] for r, c, p in zip(blocks.rows, blocks.cols, new_plans, strict=True))
         feature_cost = feature_cost - feature_cost.min()
         feature_plan = ot.sinkhorn(wf1, wf2, feature_cost, epsilon, method="sinkhorn_log", numItermax=sinkhorn_max_iter)

@@ -91,7 +91,7 @@ def labeled_ot(
         b = pad_rows([x2[blocks.cols[k]] for k in bucket], m2)
         return _sq_dist(a, b)
 
-    plans, report = solve_blocks(blocks, block_cost, reg, x1, max_iter, tol)
+    plans, report, _ = solve_blocks(blocks, block_cost, reg, x1, max_iter, tol)
     info = {
         "converged": report.converged,
         "n_iter": report.n_iter,

@@ -20,6 +20,7 @@ from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
 from scgroove.metrics._distances import as_tensor
 
 INNER_TOL = 1e-2  # relative marginal error of the last inner Sinkhorn solve, for `converged`
+INNER_SINKHORN_TOL = 1e-4  # stopping rule of each inner solve (warm started from the previous one)
 
 
 def normalise_structure(x: torch.Tensor) -> torch.Tensor:
@@ -134,7 +135,7 @@ def labeled_fgw(
         torch.full((len(r), len(c)), m / (len(r) * len(c)), dtype=dtype, device=f1.device)
         for r, c, m in zip(blocks.rows, blocks.cols, blocks.mass, strict=True)
     ]
-    change, n_iter, report = float("inf"), 0, None
+    change, n_iter, report, potentials = float("inf"), 0, None, None
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         core = sum(b1[r].T @ p @ b2[c] for r, c, p in zip(blocks.rows, blocks.cols, plans, strict=True))
 
@@ -152,7 +153,9 @@ def labeled_fgw(
                 cost = cost + (1 - alpha) * _sq_dist(u, v) / linear_scale
             return cost
 
-        new_plans, report = solve_blocks(blocks, block_cost, epsilon, f1, sinkhorn_max_iter, tol=1e-6)
+        new_plans, report, potentials = solve_blocks(
+            blocks, block_cost, epsilon, f1, sinkhorn_max_iter, tol=INNER_SINKHORN_TOL, warm_start=potentials
+        )
         change = float(sum((n - o).abs().sum() for n, o in zip(new_plans, plans, strict=True)))
         plans = new_plans
         if change < tol:

@@ -49,7 +49,8 @@ def batched_log_sinkhorn(
     max_iter: int = 1000,
     tol: float = 1e-6,
     check_every: int = 10,
-) -> tuple[torch.Tensor, SinkhornReport]:
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, SinkhornReport, tuple[torch.Tensor, torch.Tensor]]:
     r"""Entropic OT for a batch of problems, in log space.
 
     .. math::
@@ -73,14 +74,17 @@ def batched_log_sinkhorn(
         block's mass), or after ``max_iter`` iterations.
     check_every
         Iterations between convergence checks.
+    init
+        Dual potentials ``(f, g)`` to start from (warm start), e.g. from a previous, similar problem.
 
     Returns
     -------
-    ``(plan, report)``, plan of shape ``(B, m1, m2)``.
+    ``(plan, report, (f, g))``, plan of shape ``(B, m1, m2)`` and the final dual potentials.
     """
-    f = torch.zeros_like(log_a)
-    g = torch.zeros_like(log_b)
+    f = torch.zeros_like(log_a) if init is None else init[0].clone()
+    g = torch.zeros_like(log_b) if init is None else init[1].clone()
     f = torch.where(torch.isfinite(log_a), f, log_a)
+    g = torch.where(torch.isfinite(log_b), g, log_b)
     block_mass = torch.logsumexp(log_a, dim=1).exp()
     error = float("inf")
     n_iter = 0
@@ -94,7 +98,7 @@ def batched_log_sinkhorn(
             if error < tol:
                 break
     plan = torch.exp((f[:, :, None] + g[:, None, :] - cost) / reg)
-    return plan, SinkhornReport(n_iter, error, error < tol)
+    return plan, SinkhornReport(n_iter, error, error < tol), (f, g)
 
 
 def solve_blocks(
@@ -105,7 +109,8 @@ def solve_blocks(
     max_iter: int = 1000,
     tol: float = 1e-6,
     max_elements: int = 2**24,
-) -> tuple[list[torch.Tensor], SinkhornReport]:
+    warm_start: list | None = None,
+) -> tuple[list[torch.Tensor], SinkhornReport, list]:
     """Solve every label block's entropic OT problem, bucket by bucket.
 
     Parameters
@@ -123,20 +128,26 @@ def solve_blocks(
         Sinkhorn stopping rule.
     max_elements
         Size bound of one padded bucket.
+    warm_start
+        Potentials returned by an earlier call on the same blocks (outer loops of GW/COOT).
 
     Returns
     -------
-    ``(plans, report)``: one ``(n1_l, n2_l)`` plan per block (unpadded) and the worst report.
+    ``(plans, report, potentials)``: one ``(n1_l, n2_l)`` plan per block (unpadded), the worst
+    report, and the padded dual potentials of each bucket (for ``warm_start``).
     """
     n_rows, n_cols = blocks.sizes
     plans: list[torch.Tensor | None] = [None] * len(blocks.labels)
     worst = SinkhornReport(0, 0.0, True)
-    for bucket in size_buckets(n_rows, n_cols, max_elements=max_elements):
+    potentials = []
+    for position, bucket in enumerate(size_buckets(n_rows, n_cols, max_elements=max_elements)):
         m1, m2 = int(n_rows[bucket].max()), int(n_cols[bucket].max())
         cost = block_cost(bucket, m1, m2)
         log_a = log_marginals(n_rows[bucket], blocks.mass[bucket], m1, like)
         log_b = log_marginals(n_cols[bucket], blocks.mass[bucket], m2, like)
-        plan, report = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol)
+        init = warm_start[position] if warm_start is not None else None
+        plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+        potentials.append(duals)
         for k, index in enumerate(bucket):
             plans[index] = plan[k, : n_rows[index], : n_cols[index]]
         worst = SinkhornReport(
@@ -144,7 +155,7 @@ def solve_blocks(
             max(worst.marginal_error, report.marginal_error),
             worst.converged and report.converged,
         )
-    return plans, worst
+    return plans, worst, potentials
 
 
 def to_coupling_blocks(blocks: LabelBlocks, plans: Sequence[torch.Tensor]) -> list[CouplingBlock]:
