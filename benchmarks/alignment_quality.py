@@ -32,8 +32,9 @@ REAL = {"bmmc_cite_600": ("rna", "protein"), "cbmc_cite_1182": ("rna", "protein"
 def load(name: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
     if name.startswith("sim_"):
         rho = float(name.split("_")[1])
-        mdata = sg.datasets.simulate(n_perturbations=20, cells_per_perturbation=100, shared_fraction=rho,
-                                     keep_fraction=(0.9, 0.85), seed=seed)
+        mdata = sg.datasets.simulate(
+            n_perturbations=20, cells_per_perturbation=100, shared_fraction=rho, keep_fraction=(0.9, 0.85), seed=seed
+        )
         return mdata, "perturbation", ("rna", "protein")
     paired = md.read_h5mu(SHARED / f"{name}.h5mu")
     return sg.datasets.unpair(paired, label_key="label", fraction=0.85, seed=seed), "label", REAL[name]
@@ -73,7 +74,9 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
     row = {"dataset": name, "n1": mdata[m1].n_obs, "n2": mdata[m2].n_obs, "labels": len(set(l1) | set(l2))}
     rows = []
     if "X_true_latent" in mdata[m1].obsm:
-        row["oracle_foscttm"] = sg.metrics.foscttm(mdata[m1].obsm["X_true_latent"], mdata[m2].obsm["X_true_latent"], match)
+        row["oracle_foscttm"] = sg.metrics.foscttm(
+            mdata[m1].obsm["X_true_latent"], mdata[m2].obsm["X_true_latent"], match
+        )
     row["unaligned_pca_foscttm"] = sg.metrics.foscttm(p1, p2, match)
     scvi.settings.seed = seed
     sg.GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=(m1, m2))
@@ -83,8 +86,14 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
     row["train_s"] = time.perf_counter() - start
     gc = model.history["train_group_clip"].to_numpy().astype(float).ravel()
     vgc = model.history["validation_group_clip"].to_numpy().astype(float).ravel()
-    row.update({"group_clip_first": gc[0], "group_clip_last": gc[-1], "val_group_clip_first": vgc[0],
-                "val_group_clip_last": vgc[-1]})
+    row.update(
+        {
+            "group_clip_first": gc[0],
+            "group_clip_last": gc[-1],
+            "val_group_clip_first": vgc[0],
+            "val_group_clip_last": vgc[-1],
+        }
+    )
     z = model.get_latent_representation()
     z1, z2 = z[m1], z[m2]
     row["groove_foscttm"] = sg.metrics.foscttm(z1, z2, match)
@@ -103,10 +112,17 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
     for learner, method, a, b, params in aligners:
         start = time.perf_counter()
         coupling = sg.align.align(a, b, l1, l2, method=method, **params)
-        rows.append({"dataset": name, "learner": learner, "aligner": method, "align_s": time.perf_counter() - start,
-                     "trace": sg.metrics.trace(coupling, match),
-                     "bary_foscttm": sg.metrics.barycentric_foscttm(coupling, p2, match),
-                     "converged": coupling.info.get("converged")})
+        rows.append(
+            {
+                "dataset": name,
+                "learner": learner,
+                "aligner": method,
+                "align_s": time.perf_counter() - start,
+                "trace": sg.metrics.trace(coupling, match),
+                "bary_foscttm": sg.metrics.barycentric_foscttm(coupling, p2, match),
+                "converged": coupling.info.get("converged"),
+            }
+        )
     return rows
 
 
@@ -123,16 +139,33 @@ def main() -> None:
         for row in evaluate(name, args.epochs, args.seed):
             (align_rows if "aligner" in row else latent_rows).append(row)
     print(f"\n== latents (epochs {args.epochs}, seed {args.seed}) ==")
-    print_table(latent_rows, ["dataset", "n1", "n2", "labels", "oracle_foscttm", "unaligned_pca_foscttm",
-                              "groove_foscttm", "groove_within_label_foscttm", "label_transfer_acc",
-                              "same_label_nearer", "group_clip_first", "group_clip_last", "val_group_clip_first",
-                              "val_group_clip_last", "train_s"])
+    print_table(
+        latent_rows,
+        [
+            "dataset",
+            "n1",
+            "n2",
+            "labels",
+            "oracle_foscttm",
+            "unaligned_pca_foscttm",
+            "groove_foscttm",
+            "groove_within_label_foscttm",
+            "label_transfer_acc",
+            "same_label_nearer",
+            "group_clip_first",
+            "group_clip_last",
+            "val_group_clip_first",
+            "val_group_clip_last",
+            "train_s",
+        ],
+    )
     print("\n== aligners (barycentric FOSCTTM in modality 2's PCA space; trace chance level in latents table) ==")
     chance = {r["dataset"]: r["trace_chance"] for r in latent_rows}
     for row in align_rows:
         row["trace_chance"] = chance[row["dataset"]]
-    print_table(align_rows, ["dataset", "learner", "aligner", "trace", "trace_chance", "bary_foscttm", "converged",
-                             "align_s"])
+    print_table(
+        align_rows, ["dataset", "learner", "aligner", "trace", "trace_chance", "bary_foscttm", "converged", "align_s"]
+    )
 
 
 if __name__ == "__main__":

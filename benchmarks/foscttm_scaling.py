@@ -26,8 +26,12 @@ def chunked(n: int, dim: int) -> dict:
     base = peak_rss_mib()
     start = time.perf_counter()
     value = sg.metrics.foscttm(x1, x2)
-    return {"seconds": time.perf_counter() - start, "foscttm": value, "peak_rss_mib": peak_rss_mib(),
-            "extra_rss_mib": peak_rss_mib() - base}
+    return {
+        "seconds": time.perf_counter() - start,
+        "foscttm": value,
+        "peak_rss_mib": peak_rss_mib(),
+        "extra_rss_mib": peak_rss_mib() - base,
+    }
 
 
 def dense(n: int, dim: int) -> dict:
@@ -45,8 +49,12 @@ def dense(n: int, dim: int) -> dict:
     f12 = ((d < own[:, None]).sum(1) + 0.5 * ((d == own[:, None]).sum(1) - 1)) / (n - 1)
     f21 = ((d < own[None, :]).sum(0) + 0.5 * ((d == own[None, :]).sum(0) - 1)) / (n - 1)
     value = float(0.5 * (f12.mean() + f21.mean()))
-    return {"seconds": time.perf_counter() - start, "foscttm": value, "peak_rss_mib": peak_rss_mib(),
-            "extra_rss_mib": peak_rss_mib() - base}
+    return {
+        "seconds": time.perf_counter() - start,
+        "foscttm": value,
+        "peak_rss_mib": peak_rss_mib(),
+        "extra_rss_mib": peak_rss_mib() - base,
+    }
 
 
 def main() -> None:
@@ -60,16 +68,37 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         ours = in_fresh_process("foscttm_scaling", "chunked", n=n, dim=args.dim)
-        row = {"n_per_modality": n, "chunked_s": ours.get("seconds"), "chunked_extra_mib": ours.get("extra_rss_mib"),
-               "foscttm": ours.get("foscttm")}
+        row = {
+            "n_per_modality": n,
+            "chunked_s": ours.get("seconds"),
+            "chunked_extra_mib": ours.get("extra_rss_mib"),
+            "foscttm": ours.get("foscttm"),
+        }
         if n <= args.dense_max:
             ref = in_fresh_process("foscttm_scaling", "dense", n=n, dim=args.dim)
-            row.update({"dense_s": ref.get("seconds"), "dense_extra_mib": ref.get("extra_rss_mib"),
-                        "time_ratio": ours["seconds"] / ref["seconds"], "same_value": abs(ref["foscttm"] - ours["foscttm"]) < 1e-6})
+            row.update(
+                {
+                    "dense_s": ref.get("seconds"),
+                    "dense_extra_mib": ref.get("extra_rss_mib"),
+                    "time_ratio": ours["seconds"] / ref["seconds"],
+                    "same_value": abs(ref["foscttm"] - ours["foscttm"]) < 1e-6,
+                }
+            )
         rows.append(row)
     print(f"dim {args.dim}, float32, CPU threads {__import__('torch').get_num_threads()}")
-    print_table(rows, ["n_per_modality", "chunked_s", "chunked_extra_mib", "dense_s", "dense_extra_mib", "time_ratio",
-                       "same_value", "foscttm"])
+    print_table(
+        rows,
+        [
+            "n_per_modality",
+            "chunked_s",
+            "chunked_extra_mib",
+            "dense_s",
+            "dense_extra_mib",
+            "time_ratio",
+            "same_value",
+            "foscttm",
+        ],
+    )
     sizes = np.array([r["n_per_modality"] for r in rows], dtype=float)
     times = np.array([r["chunked_s"] for r in rows], dtype=float)
     if len(rows) >= 2:

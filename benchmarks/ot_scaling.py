@@ -47,8 +47,12 @@ def ours(method: str, n: int, n_labels: int) -> dict:
     dense = coupling.to_sparse().toarray() if n <= 2000 else None
     if dense is not None:
         np.save(f"/tmp/scgroove_bench_{method}_{n}_{n_labels}.npy", dense)
-    return {"seconds": seconds, "extra_rss_mib": peak_rss_mib() - base, "converged": bool(coupling.info["converged"]),
-            "n_iter": coupling.info["n_iter"]}
+    return {
+        "seconds": seconds,
+        "extra_rss_mib": peak_rss_mib() - base,
+        "converged": bool(coupling.info["converged"]),
+        "n_iter": coupling.info["n_iter"],
+    }
 
 
 def pot_dense(method: str, n: int, n_labels: int) -> dict:
@@ -82,8 +86,9 @@ def pot_dense(method: str, n: int, n_labels: int) -> dict:
         x2 = normalise_structure(torch.tensor(s2[keep2], dtype=torch.float64)).numpy()
         c1, c2 = ot.dist(x1, x1), ot.dist(x2, x2)
         penalty = np.where(same[np.ix_(keep1, keep2)], 0.0, 1e6)
-        plan = ot.gromov.entropic_fused_gromov_wasserstein(penalty, c1, c2, a[keep1], b[keep2], "square_loss",
-                                                           epsilon=0.01, alpha=1 - 1e-3, max_iter=50, tol=1e-5)
+        plan = ot.gromov.entropic_fused_gromov_wasserstein(
+            penalty, c1, c2, a[keep1], b[keep2], "square_loss", epsilon=0.01, alpha=1 - 1e-3, max_iter=50, tol=1e-5
+        )
     seconds = time.perf_counter() - start
     result = {"seconds": seconds, "extra_rss_mib": peak_rss_mib() - base}
     try:
@@ -113,24 +118,52 @@ def main() -> None:
                     continue
                 row = {"method": method, "labels": n_labels, "n_per_modality": n}
                 result = in_fresh_process("ot_scaling", "ours", method=method, n=n, n_labels=n_labels)
-                row.update({"ours_s": result.get("seconds"), "ours_extra_mib": result.get("extra_rss_mib"),
-                            "converged": result.get("converged"), "n_iter": result.get("n_iter"),
-                            "error": result.get("error")})
+                row.update(
+                    {
+                        "ours_s": result.get("seconds"),
+                        "ours_extra_mib": result.get("extra_rss_mib"),
+                        "converged": result.get("converged"),
+                        "n_iter": result.get("n_iter"),
+                        "error": result.get("error"),
+                    }
+                )
                 dense_limit = args.dense_max if method == "labeled_ot" else 2000
                 if n <= dense_limit:
                     ref = in_fresh_process("ot_scaling", "pot_dense", method=method, n=n, n_labels=n_labels)
-                    row.update({"pot_dense_s": ref.get("seconds"), "pot_extra_mib": ref.get("extra_rss_mib"),
-                                "speedup": (ref.get("seconds") or np.nan) / (result.get("seconds") or np.nan),
-                                "memory_ratio": (ref.get("extra_rss_mib") or np.nan)
-                                / max(result.get("extra_rss_mib") or np.nan, 1.0),
-                                "max_abs_plan_diff": ref.get("max_abs_plan_diff"), "pot_error": ref.get("error")})
+                    row.update(
+                        {
+                            "pot_dense_s": ref.get("seconds"),
+                            "pot_extra_mib": ref.get("extra_rss_mib"),
+                            "speedup": (ref.get("seconds") or np.nan) / (result.get("seconds") or np.nan),
+                            "memory_ratio": (ref.get("extra_rss_mib") or np.nan)
+                            / max(result.get("extra_rss_mib") or np.nan, 1.0),
+                            "max_abs_plan_diff": ref.get("max_abs_plan_diff"),
+                            "pot_error": ref.get("error"),
+                        }
+                    )
                 else:
                     row["pot_error"] = f"dense {n}x{n} not run (above limit)"
                 rows.append(row)
                 print_table([row], list(row))  # progress
     print("\n== summary (CPU threads %d) ==" % __import__("torch").get_num_threads())
-    print_table(rows, ["method", "labels", "n_per_modality", "ours_s", "ours_extra_mib", "converged", "n_iter",
-                       "pot_dense_s", "pot_extra_mib", "speedup", "memory_ratio", "max_abs_plan_diff", "pot_error"])
+    print_table(
+        rows,
+        [
+            "method",
+            "labels",
+            "n_per_modality",
+            "ours_s",
+            "ours_extra_mib",
+            "converged",
+            "n_iter",
+            "pot_dense_s",
+            "pot_extra_mib",
+            "speedup",
+            "memory_ratio",
+            "max_abs_plan_diff",
+            "pot_error",
+        ],
+    )
     import matplotlib
 
     matplotlib.use("Agg")

@@ -27,8 +27,13 @@ def _data(cells: int, features: int):
 
     n_perturbations = 100
     per_group = int(cells / (n_perturbations * 1.0) / 0.9) + 1
-    return sg.datasets.simulate(n_perturbations=n_perturbations, cells_per_perturbation=per_group,
-                                n_features={"rna": features, "protein": features}, keep_fraction=0.9, seed=0)
+    return sg.datasets.simulate(
+        n_perturbations=n_perturbations,
+        cells_per_perturbation=per_group,
+        n_features={"rna": features, "protein": features},
+        keep_fraction=0.9,
+        seed=0,
+    )
 
 
 def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
@@ -56,8 +61,13 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     model.train(max_epochs=epochs, accelerator="cpu", enable_progress_bar=False, train_size=1.0, callbacks=[timer])
     per_epoch = sum(timer.times[1:]) / max(1, len(timer.times) - 1)
     sampler_cells = 2 * max(mdata["rna"].n_obs, mdata["protein"].n_obs)  # both modalities, ~one pass each
-    return {"n_rna": mdata["rna"].n_obs, "n_protein": mdata["protein"].n_obs, "epoch_s": per_epoch,
-            "cells_per_s": sampler_cells / per_epoch, "peak_rss_mib": peak_rss_mib()}
+    return {
+        "n_rna": mdata["rna"].n_obs,
+        "n_protein": mdata["protein"].n_obs,
+        "epoch_s": per_epoch,
+        "cells_per_s": sampler_cells / per_epoch,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def scvi_run(cells: int, features: int, epochs: int) -> dict:
@@ -81,11 +91,21 @@ def scvi_run(cells: int, features: int, epochs: int) -> dict:
             self.times.append(time.perf_counter() - self.start)
 
     timer = EpochTimer()
-    model.train(max_epochs=epochs, accelerator="cpu", enable_progress_bar=False, train_size=1.0, callbacks=[timer],
-                batch_size=256)
+    model.train(
+        max_epochs=epochs,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        train_size=1.0,
+        callbacks=[timer],
+        batch_size=256,
+    )
     per_epoch = sum(timer.times[1:]) / max(1, len(timer.times) - 1)
-    return {"n_rna": adata.n_obs, "epoch_s": per_epoch, "cells_per_s": adata.n_obs / per_epoch,
-            "peak_rss_mib": peak_rss_mib()}
+    return {
+        "n_rna": adata.n_obs,
+        "epoch_s": per_epoch,
+        "cells_per_s": adata.n_obs / per_epoch,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def main() -> None:
@@ -100,19 +120,23 @@ def main() -> None:
     for features in args.features:
         reference = None
         for name, flags in CONFIGS.items():
-            result = in_fresh_process("train_throughput", "groove_run", cells=args.cells, features=features,
-                                      epochs=args.epochs, flags=flags)
+            result = in_fresh_process(
+                "train_throughput", "groove_run", cells=args.cells, features=features, epochs=args.epochs, flags=flags
+            )
             rows.append({"features": features, "model": name, **result})
             if "reference" in name:
                 reference = result.get("cells_per_s")
-        scvi_result = in_fresh_process("train_throughput", "scvi_run", cells=args.cells, features=features,
-                                       epochs=args.epochs)
+        scvi_result = in_fresh_process(
+            "train_throughput", "scvi_run", cells=args.cells, features=features, epochs=args.epochs
+        )
         rows.append({"features": features, "model": "scvi-tools SCVI (RNA only, batch 256)", **scvi_result})
         for row in rows:
             if row["features"] == features and reference and "cells_per_s" in row:
                 row["vs_reference"] = row["cells_per_s"] / reference
-    print(f"cells per modality ~{args.cells}, epochs {args.epochs} (first excluded), CPU threads: "
-          f"{__import__('torch').get_num_threads()}")
+    print(
+        f"cells per modality ~{args.cells}, epochs {args.epochs} (first excluded), CPU threads: "
+        f"{__import__('torch').get_num_threads()}"
+    )
     print_table(rows, ["features", "model", "n_rna", "epoch_s", "cells_per_s", "vs_reference", "peak_rss_mib", "error"])
 
 

@@ -52,12 +52,15 @@ def label_blocks(labels1, labels2, block_mass: BlockMass = "source") -> LabelBlo
     return LabelBlocks(shared, rows, cols, sizes / sizes.sum())
 
 
-def size_buckets(n_rows: np.ndarray, n_cols: np.ndarray, max_elements: int = 2**24, max_ratio: float = 1.5):
+def size_buckets(
+    n_rows: np.ndarray, n_cols: np.ndarray, max_elements: int = 2**24, max_ratio: float = 1.5, small: int = 4096
+):
     """Group blocks of similar shape so they can be padded into one batched problem.
 
     Blocks are sorted by size; a bucket closes when its padded size would exceed
-    ``max_elements`` or its largest block is ``max_ratio`` times its smallest (bounding padding
-    waste). Yields index arrays into the blocks.
+    ``max_elements``, or when its largest block is ``max_ratio`` times its smallest and larger than
+    ``small`` entries (padding waste only matters for large blocks; many tiny blocks are cheapest
+    as one batch). Yields index arrays into the blocks.
     """
     order = np.argsort(n_rows * n_cols, kind="stable")
     bucket: list[int] = []
@@ -67,7 +70,8 @@ def size_buckets(n_rows: np.ndarray, n_cols: np.ndarray, max_elements: int = 2**
         if bucket:
             r = max(n_rows[bucket].max(), n_rows[index])
             c = max(n_cols[bucket].max(), n_cols[index])
-            if r * c * (len(bucket) + 1) > max_elements or size > max_ratio * max(smallest, 1):
+            wasteful = size > max_ratio * max(smallest, 1) and r * c > small
+            if r * c * (len(bucket) + 1) > max_elements or wasteful:
                 yield np.array(bucket)
                 bucket = []
         if not bucket:

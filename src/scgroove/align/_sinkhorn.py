@@ -41,6 +41,37 @@ def log_marginals(sizes: np.ndarray, masses: np.ndarray, length: int, like: torc
     return out
 
 
+def _sinkhorn_at(cost, log_a, log_b, reg, f, g, max_iter, tol, check_every):
+    """Dual iterations at one regularisation; returns potentials, iterations and the worst error.
+
+    Blocks that have converged are dropped from the working set at each check, so a few hard
+    blocks do not keep hundreds of easy ones iterating.
+    """
+    f, g = f.clone(), g.clone()
+    active = torch.arange(cost.shape[0], device=cost.device)
+    c, la, lb, fa, ga = cost, log_a, log_b, f, g
+    mass = torch.logsumexp(la, dim=1).exp()
+    worst_done, error, n_iter = 0.0, float("inf"), 0
+    for n_iter in range(1, max_iter + 1):
+        fa = reg * la - reg * torch.logsumexp((ga[:, None, :] - c) / reg, dim=2)
+        ga = reg * lb - reg * torch.logsumexp((fa[:, :, None] - c) / reg, dim=1)
+        if n_iter % check_every == 0 or n_iter == max_iter:
+            row_log = torch.logsumexp((fa[:, :, None] + ga[:, None, :] - c) / reg, dim=2)
+            errors = (row_log.exp() - la.exp()).abs().sum(dim=1) / mass
+            done = errors < tol
+            if done.any():
+                f[active[done]], g[active[done]] = fa[done], ga[done]
+                worst_done = max(worst_done, float(errors[done].max()))
+                keep = ~done
+                active, c, la, lb, fa, ga, mass = (t[keep] for t in (active, c, la, lb, fa, ga, mass))
+            error = max(worst_done, float(errors[~done].max()) if (~done).any() else 0.0)
+            if len(active) == 0:
+                break
+    if len(active):
+        f[active], g[active] = fa, ga
+    return f, g, n_iter, error
+
+
 def batched_log_sinkhorn(
     cost: torch.Tensor,
     log_a: torch.Tensor,
@@ -50,6 +81,8 @@ def batched_log_sinkhorn(
     tol: float = 1e-6,
     check_every: int = 10,
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    scaling_steps: int = 3,
+    scaling_factor: float = 4.0,
 ) -> tuple[torch.Tensor, SinkhornReport, tuple[torch.Tensor, torch.Tensor]]:
     r"""Entropic OT for a batch of problems, in log space.
 
@@ -76,6 +109,10 @@ def batched_log_sinkhorn(
         Iterations between convergence checks.
     init
         Dual potentials ``(f, g)`` to start from (warm start), e.g. from a previous, similar problem.
+    scaling_steps, scaling_factor
+        Epsilon scaling (Schmitzer 2019), used without ``init``: first solve loosely at
+        ``reg * scaling_factor**k`` for ``k = scaling_steps, ..., 1``, carrying the potentials, then
+        at ``reg``. Small regularisations converge many times faster this way.
 
     Returns
     -------
@@ -85,20 +122,13 @@ def batched_log_sinkhorn(
     g = torch.zeros_like(log_b) if init is None else init[1].clone()
     f = torch.where(torch.isfinite(log_a), f, log_a)
     g = torch.where(torch.isfinite(log_b), g, log_b)
-    block_mass = torch.logsumexp(log_a, dim=1).exp()
-    error = float("inf")
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        f = reg * log_a - reg * torch.logsumexp((g[:, None, :] - cost) / reg, dim=2)
-        g = reg * log_b - reg * torch.logsumexp((f[:, :, None] - cost) / reg, dim=1)
-        if n_iter % check_every == 0 or n_iter == max_iter:
-            row_log = torch.logsumexp((f[:, :, None] + g[:, None, :] - cost) / reg, dim=2)
-            gap = (row_log.exp() - log_a.exp()).abs().sum(dim=1) / block_mass
-            error = float(gap.max())
-            if error < tol:
-                break
+    total = 0
+    for k in range(scaling_steps if init is None else 0, 0, -1):
+        f, g, n_iter, _ = _sinkhorn_at(cost, log_a, log_b, reg * scaling_factor**k, f, g, max_iter, 1e-2, check_every)
+        total += n_iter
+    f, g, n_iter, error = _sinkhorn_at(cost, log_a, log_b, reg, f, g, max_iter, tol, check_every)
     plan = torch.exp((f[:, :, None] + g[:, None, :] - cost) / reg)
-    return plan, SinkhornReport(n_iter, error, error < tol), (f, g)
+    return plan, SinkhornReport(total + n_iter, error, error < tol), (f, g)
 
 
 def solve_blocks(

@@ -1,0 +1,82 @@
+"""Edge cases: odd group sizes, many labels, degenerate features and cells. No NaN, no crash."""
+
+import anndata as ad
+import mudata as md
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import scgroove as sg
+
+QUIET = {"enable_progress_bar": False}
+
+
+def screen(labels1, labels2, n_genes=30, n_proteins=6, seed=0):
+    rng = np.random.default_rng(seed)
+    codes1 = pd.factorize(labels1)[0]
+    rna = rng.poisson(1 + (codes1 % 5)[:, None], (len(labels1), n_genes)).astype(np.float32)
+    protein = rng.normal(size=(len(labels2), n_proteins)).astype(np.float32)
+    obs1 = pd.DataFrame({"perturbation": labels1}, index=[f"r{i}" for i in range(len(labels1))])
+    obs2 = pd.DataFrame({"perturbation": labels2}, index=[f"p{i}" for i in range(len(labels2))])
+    return md.MuData(
+        {
+            "rna": ad.AnnData(rna, obs=obs1, var=pd.DataFrame(index=[f"g{j}" for j in range(n_genes)])),
+            "protein": ad.AnnData(protein, obs=obs2, var=pd.DataFrame(index=[f"a{j}" for j in range(n_proteins)])),
+        }
+    )
+
+
+def train_align_impute(mdata, epochs=2):
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
+    model = sg.GROOVE(mdata, n_latent=4, n_hidden=16)
+    model.train(max_epochs=epochs, **QUIET)
+    coupling = model.align()
+    imputed = model.impute("rna", "protein")
+    return model, coupling, imputed
+
+
+def test_label_with_a_single_cell():
+    labels1 = np.array(["a"] * 30 + ["b"] * 30 + ["lonely"])
+    labels2 = np.array(["a"] * 20 + ["b"] * 20 + ["lonely"])
+    model, coupling, imputed = train_align_impute(screen(labels1, labels2))
+    assert np.isfinite(model.history["train_loss"].to_numpy().astype(float)).all()
+    assert coupling.to_sparse()[60, 40] == pytest.approx(1 / 61, rel=1e-3)  # the lonely pair is matched
+    assert np.isfinite(imputed.to_numpy()).all()
+
+
+def test_more_than_a_thousand_labels():
+    rng = np.random.default_rng(1)
+    labels1 = np.array([f"g{k}" for k in rng.integers(0, 1200, 4000)])
+    labels2 = np.array([f"g{k}" for k in rng.integers(0, 1200, 3000)])
+    mdata = screen(labels1, labels2)
+    model, coupling, imputed = train_align_impute(mdata, epochs=1)
+    shared = np.isin(labels1, labels2)
+    assert len(coupling.blocks) == len(np.intersect1d(labels1, labels2)) > 1000
+    np.testing.assert_allclose(coupling.row_mass[shared], 1 / shared.sum(), rtol=1e-2)
+    assert np.isnan(imputed.to_numpy()[~shared]).all() and np.isfinite(imputed.to_numpy()[shared]).all()
+
+
+def test_zero_variance_features_and_all_zero_cells():
+    labels = np.array(["a", "b", "c"] * 20)
+    mdata = screen(labels, labels[:45])
+    rna = mdata["rna"].X.copy()
+    rna[:5] = 0  # empty cells (library size 0)
+    rna[:, 0] = 0  # a gene never seen
+    mdata["rna"].X = sp.csr_matrix(rna)
+    mdata["protein"].X[:, 1] = 3.0  # constant protein
+    model, coupling, imputed = train_align_impute(mdata)
+    for m in ("rna", "protein"):
+        assert np.isfinite(model.get_latent_representation(modality=m)).all()
+    assert np.isfinite(imputed.to_numpy()).all()
+    assert np.isfinite(model.get_reconstruction("rna")).all()
+    assert np.allclose(model.get_reconstruction("rna")[:5], 0)  # library 0 -> expected counts 0
+
+
+def test_early_stopping_stops_and_needs_validation(small_mdata):
+    sg.GROOVE.setup_mudata(small_mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    with pytest.raises(ValueError, match="validation cells"):
+        model.train(max_epochs=5, early_stopping=True, train_size=1.0, **QUIET)
+    model.train(max_epochs=400, early_stopping=True, early_stopping_patience=3, **QUIET)
+    assert len(model.history["train_loss"]) < 400
