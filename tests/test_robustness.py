@@ -80,3 +80,33 @@ def test_early_stopping_stops_and_needs_validation(small_mdata):
         model.train(max_epochs=5, early_stopping=True, train_size=1.0, **QUIET)
     model.train(max_epochs=400, early_stopping=True, early_stopping_patience=3, **QUIET)
     assert len(model.history["train_loss"]) < 400
+
+
+def test_interrupted_training_resumes_from_checkpoint(small_mdata, tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    sg.GROOVE.setup_mudata(small_mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
+    first = sg.GROOVE(small_mdata, n_latent=4, n_hidden=16)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_epochs=1)
+    first.train(max_epochs=3, callbacks=[checkpoint], enable_checkpointing=True, **QUIET)
+    assert (tmp_path / "last.ckpt").exists()
+    resumed = sg.GROOVE(small_mdata, n_latent=4, n_hidden=16)
+    resumed.train(max_epochs=5, ckpt_path=str(tmp_path / "last.ckpt"), **QUIET)
+    assert resumed.trainer.current_epoch == 5 and len(resumed.history["train_loss"]) == 2
+    assert np.isfinite(resumed.get_latent_representation(modality="rna")).all()
+
+
+def test_sampler_epochs_differ_and_are_reproducible():
+    from scgroove.model._batching import GroupBalancedBatchSampler
+
+    labels = np.repeat(np.arange(5), 20)
+    sampler = GroupBalancedBatchSampler(labels, labels, np.arange(100), np.arange(100), 2, 4, seed=3)
+    sampler.set_epoch(7)
+    epoch_7 = [b[0].tolist() for b in sampler]
+    sampler.set_epoch(8)
+    epoch_8 = [b[0].tolist() for b in sampler]
+    sampler.set_epoch(7)
+    assert [b[0].tolist() for b in sampler] == epoch_7 != epoch_8
+    first = next(iter(sampler))
+    assert len(first[0]) == len(first[1]) == 8  # 2 groups x 4 cells from each modality
+    assert set(labels[first[0]]) == set(labels[first[1]])  # the same groups in both modalities

@@ -110,6 +110,10 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
     def __len__(self) -> int:
         return self.n_batches
 
+    def set_epoch(self, epoch: int) -> None:
+        """Use epoch ``epoch``'s stream (Lightning calls this each epoch, also after a resume)."""
+        self.epoch = epoch
+
     def _draw(self, rng: np.random.Generator, members: dict[int, np.ndarray], groups: np.ndarray) -> np.ndarray:
         picks = [
             rng.choice(members[g], size=self.cells_per_group, replace=len(members[g]) < self.cells_per_group)

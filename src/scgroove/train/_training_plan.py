@@ -91,6 +91,8 @@ class GROOVETrainingPlan(pl.LightningModule):
             metrics.update(bt.extra_metrics)
             total = total + bt.loss.detach()
         self._log_all("train", batch, total, metrics)
+        # returned for callbacks (scvi-tools' checkpointing checks it for NaN); not backpropagated
+        return {"loss": total}
 
     def validation_step(self, batch, batch_idx):
         first, second, metrics = self._losses(batch)
