@@ -42,6 +42,13 @@ def test_foscttm_chunking_and_torch_agree(pair):
     assert metrics.foscttm(torch.tensor(x1), torch.tensor(x2), match) == pytest.approx(reference)
 
 
+def test_foscttm_accepts_non_contiguous_arrays(pair):
+    x1, x2, match = pair
+    assert metrics.foscttm(x1[::-1][::-1], np.asfortranarray(x2)[:, ::-1], match) == pytest.approx(
+        metrics.foscttm(x1, x2[:, ::-1].copy(), match)
+    )
+
+
 def test_foscttm_known_values():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(500, 5))

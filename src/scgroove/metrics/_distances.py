@@ -10,7 +10,8 @@ DEFAULT_MEMORY_BYTES = 256 * 2**20
 
 def as_tensor(x, device: torch.device | str | None = None) -> torch.Tensor:
     """Float tensor view of a numpy array or tensor (kept on its device unless one is given)."""
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    # a copy only when needed: torch refuses negative strides (e.g. x[::-1], some AnnData views)
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(x))
     t = t.to(dtype=torch.float64 if t.dtype == torch.float64 else torch.float32)
     return t if device is None else t.to(device)
 
