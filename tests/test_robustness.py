@@ -110,3 +110,22 @@ def test_sampler_epochs_differ_and_are_reproducible():
     first = next(iter(sampler))
     assert len(first[0]) == len(first[1]) == 8  # 2 groups x 4 cells from each modality
     assert set(labels[first[0]]) == set(labels[first[1]])  # the same groups in both modalities
+
+
+def test_backed_h5mu_trains_without_loading(tmp_path):
+    mdata = sg.datasets.simulate(
+        n_perturbations=3, cells_per_perturbation=15, n_features={"rna": 20, "protein": 5}, seed=4
+    )
+    mdata["rna"].X = sp.csr_matrix(mdata["rna"].X)
+    mdata.write_h5mu(tmp_path / "screen.h5mu")
+    backed = md.read_h5mu(tmp_path / "screen.h5mu", backed=True)
+    assert not isinstance(backed["rna"].X, np.ndarray | sp.spmatrix)  # on disk
+    sg.GROOVE.setup_mudata(backed, perturbation_key="perturbation", modalities=("rna", "protein"))
+    model = sg.GROOVE(backed, n_latent=4, n_hidden=16)
+    assert model.module.heads["1"].name == "nb"
+    model.train(max_epochs=2, **QUIET)
+    z = model.get_latent_representation(modality="rna")
+    in_memory = md.read_h5mu(tmp_path / "screen.h5mu")
+    np.testing.assert_allclose(model.get_latent_representation(in_memory, modality="rna"), z, atol=1e-5)
+    imputed = model.impute("rna", "protein")
+    assert np.isfinite(imputed.to_numpy()).all()

@@ -11,21 +11,18 @@ from collections.abc import Iterator
 
 import lightning.pytorch as pl
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from scgroove._constants import REGISTRY_KEYS
+from scgroove._matrix import take_rows
 
 BatchIndices = tuple[np.ndarray, np.ndarray]
 
 
 def rows_as_tensor(matrix, rows: np.ndarray) -> torch.Tensor:
-    """Dense float32 tensor of some rows; sparse input is densified one batch at a time only."""
-    block = matrix[rows]
-    if sp.issparse(block):
-        block = block.toarray()
-    return torch.as_tensor(np.asarray(block, dtype=np.float32))
+    """Dense float32 tensor of some rows; sparse or on-disk input is read one batch at a time only."""
+    return torch.as_tensor(take_rows(matrix, rows))
 
 
 class WeaklyPairedDataset(Dataset):

@@ -6,11 +6,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from mudata import MuData
 
 from scgroove._constants import REGISTRY_KEYS, RESULT_KEYS
+from scgroove._matrix import sparse_times
 from scgroove.align import Coupling, align
 from scgroove.model._batching import rows_as_tensor
 
@@ -147,8 +147,7 @@ class GROOVEResultsMixin:
                 values = self.get_anndata_manager(mdata, required=True).get_from_registry(_X[t])
             else:
                 values = mdata.mod[target].layers[target_layer]
-            transported = T @ (values if sp.issparse(values) else np.asarray(values, dtype=np.float64))
-            transported = transported.toarray() if sp.issparse(transported) else np.asarray(transported)
+            transported = sparse_times(T, values)
             mass = np.asarray(T.sum(axis=1)).ravel()
             with np.errstate(invalid="ignore", divide="ignore"):
                 data = np.where(mass[:, None] > 0, transported / mass[:, None], np.nan)

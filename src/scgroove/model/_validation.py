@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from mudata import MuData
 
+from scgroove._matrix import summarise_values
 from scgroove.module._likelihoods import LIKELIHOODS
 
 
@@ -22,13 +22,6 @@ def _matrix(mdata: MuData, modality: str, layer: str | None):
     if layer not in adata.layers:
         raise KeyError(f"Layer {layer!r} not found in modality {modality!r}; available: {list(adata.layers)}.")
     return adata.layers[layer]
-
-
-def _values(matrix) -> np.ndarray:
-    """The stored values of a dense or sparse matrix (no densification of sparse input)."""
-    if sp.issparse(matrix):
-        return np.asarray(matrix.data)
-    return np.asarray(matrix)
 
 
 def check_modalities(mdata: MuData, modalities: Sequence[str]) -> None:
@@ -63,12 +56,11 @@ def check_modalities(mdata: MuData, modalities: Sequence[str]) -> None:
 def check_features(mdata: MuData, modality: str, layer: str | None) -> None:
     matrix = _matrix(mdata, modality, layer)
     where = f"modality {modality!r}" + (f", layer {layer!r}" if layer else ", X")
-    values = _values(matrix)
-    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
-        raise TypeError(f"Data of {where} must be real numbers, got dtype {values.dtype}.")
-    if not np.isfinite(values).all():
-        n_bad = int((~np.isfinite(values)).sum())
-        raise ValueError(f"Data of {where} contains {n_bad} NaN or infinite values.")
+    summary = summarise_values(matrix)
+    if not np.issubdtype(summary.dtype, np.number) or np.issubdtype(summary.dtype, np.complexfloating):
+        raise TypeError(f"Data of {where} must be real numbers, got dtype {summary.dtype}.")
+    if summary.n_nonfinite:
+        raise ValueError(f"Data of {where} contains {summary.n_nonfinite} NaN or infinite values.")
 
 
 def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str) -> None:
@@ -106,21 +98,20 @@ def check_likelihoods(likelihoods: Mapping[str, str], mdata: MuData, layers: Map
     for modality, likelihood in likelihoods.items():
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Unknown likelihood {likelihood!r} for modality {modality!r}; choose from {LIKELIHOODS}.")
-        if likelihood in ("nb", "bernoulli"):
-            values = _values(_matrix(mdata, modality, layers.get(modality)))
-            if values.size and values.min() < 0:
-                raise ValueError(
-                    f"Modality {modality!r} has negative values (min {values.min():.3g}), which the {likelihood!r} "
-                    "likelihood cannot model. Give raw counts via `layers=`, or use likelihoods={"
-                    f"{modality!r}: 'normal'}}."
-                )
-        if likelihood == "bernoulli":
-            values = _values(_matrix(mdata, modality, layers.get(modality)))
-            if values.size and values.max() > 1:
-                raise ValueError(
-                    f"Modality {modality!r} has values above 1 (max {values.max():.3g}); the 'bernoulli' likelihood "
-                    "needs binary data. Binarize it (e.g. `X > 0`) or use 'nb'."
-                )
+        if likelihood not in ("nb", "bernoulli"):
+            continue
+        summary = summarise_values(_matrix(mdata, modality, layers.get(modality)))
+        if summary.minimum < 0:
+            raise ValueError(
+                f"Modality {modality!r} has negative values (min {summary.minimum:.3g}), which the {likelihood!r} "
+                "likelihood cannot model. Give raw counts via `layers=`, or use likelihoods={"
+                f"{modality!r}: 'normal'}}."
+            )
+        if likelihood == "bernoulli" and summary.maximum > 1:
+            raise ValueError(
+                f"Modality {modality!r} has values above 1 (max {summary.maximum:.3g}); the 'bernoulli' likelihood "
+                "needs binary data. Binarize it (e.g. `X > 0`) or use 'nb'."
+            )
 
 
 def validate_weakly_paired(

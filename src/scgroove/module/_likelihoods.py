@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scvi.distributions import NegativeBinomial
 from torch import nn
 from torch.nn import functional as F
+
+from scgroove._matrix import feature_mean_and_std, row_sums, summarise_values
 
 LIKELIHOODS = ("nb", "normal", "bernoulli")
 
@@ -23,30 +24,14 @@ LIKELIHOODS = ("nb", "normal", "bernoulli")
 def choose_likelihood(matrix) -> str:
     """Pick a likelihood from the data: binary -> ``"bernoulli"``, counts -> ``"nb"``, else ``"normal"``.
 
-    Looks only at stored values (no densification of sparse input).
+    Looks at the stored values chunk by chunk (no densification, works on backed data).
     """
-    values = np.asarray(matrix.data if sp.issparse(matrix) else matrix).ravel()
-    if values.size == 0:
+    summary = summarise_values(matrix)
+    if not np.isfinite(summary.minimum) or summary.minimum < 0 or not summary.integer:
         return "normal"
-    if values.min() < 0 or not np.all(np.mod(values, 1) == 0):
-        return "normal"
-    if values.max() <= 1:
+    if summary.maximum <= 1:
         return "bernoulli"
     return "nb"
-
-
-def feature_mean_and_std(matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and standard deviation, computed without densifying sparse input."""
-    if sp.issparse(matrix):
-        matrix = sp.csr_matrix(matrix, dtype=np.float64)
-        mean = np.asarray(matrix.mean(axis=0)).ravel()
-        mean_sq = np.asarray(matrix.multiply(matrix).mean(axis=0)).ravel()
-    else:
-        matrix = np.asarray(matrix, dtype=np.float64)
-        mean, mean_sq = matrix.mean(axis=0), (matrix**2).mean(axis=0)
-    std = np.sqrt(np.clip(mean_sq - mean**2, 0, None))
-    std[std < 1e-8] = 1.0  # constant features: leave them centred, unscaled
-    return mean, std
 
 
 class LikelihoodHead(nn.Module):
@@ -84,7 +69,7 @@ class NegativeBinomialHead(LikelihoodHead):
         self.register_buffer("typical_library", torch.tensor(1.0))
 
     def fit_statistics(self, matrix) -> None:
-        library = np.asarray(matrix.sum(axis=1)).ravel()
+        library = row_sums(matrix)
         self.typical_library.fill_(float(max(np.median(library), 1.0)))
 
     def encoder_input(self, x):
