@@ -68,9 +68,11 @@ class GROOVETrainingPlan(pl.LightningModule):
     def _log_all(self, prefix: str, batch, total: torch.Tensor, metrics: dict[str, torch.Tensor]) -> None:
         # nested batches: Lightning cannot infer the size, so pass it
         batch_size = sum(len(v) for k, v in batch.items() if k.startswith("labels"))
-        self.log(f"{prefix}_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=batch_size)
+        # sync_dist: under DDP each epoch value is averaged over ranks (a no-op on one device)
+        options = {"on_step": False, "on_epoch": True, "batch_size": batch_size, "sync_dist": True}
+        self.log(f"{prefix}_loss", total, prog_bar=True, **options)
         for key, value in metrics.items():
-            self.log(f"{prefix}_{self._metric_name(key)}", value, on_step=False, on_epoch=True, batch_size=batch_size)
+            self.log(f"{prefix}_{self._metric_name(key)}", value, **options)
 
     def _step(self, optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad()
