@@ -36,8 +36,25 @@ def _data(cells: int, features: int):
     )
 
 
-def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
+def _epoch_timer():
     import lightning.pytorch as pl
+
+    class EpochTimer(pl.Callback):
+        """Wall time of each training epoch."""
+
+        def __init__(self):
+            self.times: list[float] = []
+
+        def on_train_epoch_start(self, trainer, module):
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module):
+            self.times.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
+def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     import scvi
 
     import scgroove as sg
@@ -48,16 +65,7 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
     model = sg.GROOVE(mdata, n_latent=32, **flags)
 
-    class EpochTimer(pl.Callback):
-        times: list[float] = []
-
-        def on_train_epoch_start(self, trainer, module):
-            self.start = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, module):
-            self.times.append(time.perf_counter() - self.start)
-
-    timer = EpochTimer()
+    timer = _epoch_timer()
     model.train(max_epochs=epochs, accelerator="cpu", enable_progress_bar=False, train_size=1.0, callbacks=[timer])
     per_epoch = sum(timer.times[1:]) / max(1, len(timer.times) - 1)
     sampler_cells = 2 * max(mdata["rna"].n_obs, mdata["protein"].n_obs)  # both modalities, ~one pass each
@@ -71,7 +79,6 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
 
 
 def scvi_run(cells: int, features: int, epochs: int) -> dict:
-    import lightning.pytorch as pl
     import scvi
 
     from _common import peak_rss_mib
@@ -81,16 +88,7 @@ def scvi_run(cells: int, features: int, epochs: int) -> dict:
     scvi.model.SCVI.setup_anndata(adata)
     model = scvi.model.SCVI(adata, n_latent=32)
 
-    class EpochTimer(pl.Callback):
-        times: list[float] = []
-
-        def on_train_epoch_start(self, trainer, module):
-            self.start = time.perf_counter()
-
-        def on_train_epoch_end(self, trainer, module):
-            self.times.append(time.perf_counter() - self.start)
-
-    timer = EpochTimer()
+    timer = _epoch_timer()
     model.train(
         max_epochs=epochs,
         accelerator="cpu",

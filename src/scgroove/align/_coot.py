@@ -10,7 +10,7 @@ from ot.coot import co_optimal_transport
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
-from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
+from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
 from scgroove.metrics._distances import as_tensor
 
 
@@ -66,10 +66,7 @@ def labeled_coot(
     wf1 = torch.full((p1,), 1.0 / p1, dtype=x.dtype, device=x.device)
     wf2 = torch.full((p2,), 1.0 / p2, dtype=x.dtype, device=x.device)
     feature_plan = wf1[:, None] * wf2[None, :]
-    plans = [
-        torch.full((len(r), len(c)), m / (len(r) * len(c)), dtype=x.dtype, device=x.device)
-        for r, c, m in zip(blocks.rows, blocks.cols, blocks.mass, strict=True)
-    ]
+    plans = product_plans(blocks, x)
     change, n_iter, potentials = float("inf"), 0, None
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         # sample step: separable terms of the cost drop out under fixed marginals
@@ -84,7 +81,7 @@ def labeled_coot(
         feature_cost = -2 * sum(x[r].T @ p @ y[c] for r, c, p in zip(blocks.rows, blocks.cols, new_plans, strict=True))
         feature_cost = feature_cost - feature_cost.min()
         feature_plan = ot.sinkhorn(wf1, wf2, feature_cost, epsilon, method="sinkhorn_log", numItermax=sinkhorn_max_iter)
-        change = float(sum((n - o).abs().sum() for n, o in zip(new_plans, plans, strict=True)))
+        change = plan_change(new_plans, plans)
         plans = new_plans
         if change < tol:
             break

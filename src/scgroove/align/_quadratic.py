@@ -16,7 +16,7 @@ from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._linear import _sq_dist, mean_block_cost
 from scgroove.align._memory import check_dense_budget
-from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
+from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
 from scgroove.metrics._distances import as_tensor
 
 INNER_TOL = 1e-2  # relative marginal error of the last inner Sinkhorn solve, for `converged`
@@ -131,10 +131,7 @@ def labeled_fgw(
     a1, b1 = sq_dist_factors(s1)
     a2, b2 = sq_dist_factors(s2)
     linear_scale = max(mean_block_cost(f1, f2, blocks), 1e-12) if alpha < 1 else 1.0
-    plans = [
-        torch.full((len(r), len(c)), m / (len(r) * len(c)), dtype=dtype, device=f1.device)
-        for r, c, m in zip(blocks.rows, blocks.cols, blocks.mass, strict=True)
-    ]
+    plans = product_plans(blocks, f1)
     change, n_iter, report, potentials = float("inf"), 0, None, None
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         core = sum(b1[r].T @ p @ b2[c] for r, c, p in zip(blocks.rows, blocks.cols, plans, strict=True))
@@ -156,7 +153,7 @@ def labeled_fgw(
         new_plans, report, potentials = solve_blocks(
             blocks, block_cost, epsilon, f1, sinkhorn_max_iter, tol=INNER_SINKHORN_TOL, warm_start=potentials
         )
-        change = float(sum((n - o).abs().sum() for n, o in zip(new_plans, plans, strict=True)))
+        change = plan_change(new_plans, plans)
         plans = new_plans
         if change < tol:
             break

@@ -188,6 +188,19 @@ def solve_blocks(
     return plans, worst, potentials
 
 
+def product_plans(blocks: LabelBlocks, like: torch.Tensor) -> list[torch.Tensor]:
+    """Starting plans of outer loops: each block's mass spread uniformly (the independent coupling)."""
+    return [
+        torch.full((len(r), len(c)), m / (len(r) * len(c)), dtype=like.dtype, device=like.device)
+        for r, c, m in zip(blocks.rows, blocks.cols, blocks.mass, strict=True)
+    ]
+
+
+def plan_change(new: Sequence[torch.Tensor], old: Sequence[torch.Tensor]) -> float:
+    """L1 distance between two lists of block plans (the outer loops' stopping rule)."""
+    return float(sum((n - o).abs().sum() for n, o in zip(new, old, strict=True)))
+
+
 def to_coupling_blocks(blocks: LabelBlocks, plans: Sequence[torch.Tensor]) -> list[CouplingBlock]:
     return [
         CouplingBlock(rows, cols, plan.detach().cpu().numpy(), label)
