@@ -183,7 +183,7 @@ def main() -> None:
     fig.tight_layout()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    fig.savefig(out / "ot_scaling.png", dpi=120)
+    fig.savefig(out / f"ot_scaling_{'_'.join(args.methods)}.png", dpi=120)
 
 
 if __name__ == "__main__":

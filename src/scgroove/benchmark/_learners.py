@@ -1,0 +1,89 @@
+"""Representation learners compared by the benchmark: GROOVE, its ablations, and baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scanpy as sc
+import scipy.sparse as sp
+from mudata import MuData
+
+
+@dataclass
+class Representation:
+    """One representation per modality; ``shared`` says whether both live in one space."""
+
+    x1: np.ndarray
+    x2: np.ndarray
+    shared: bool
+
+
+Learner = Callable[[MuData, str, tuple[str, str], int, int], Representation]
+
+#: GROOVE and its ablations: constructor flags of :class:`scgroove.GROOVE`.
+GROOVE_VARIANTS: dict[str, dict] = {
+    "groove": {},
+    "groove_out": {"variant": "out"},
+    "no_backtranslation": {"use_backtranslation": False},
+    "no_group_clip": {"use_group_clip": False},
+    "autoencoder": {"use_group_clip": False, "use_backtranslation": False},
+}
+
+
+def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Each modality's own PCA (counts: library normalisation + log1p first); same number of PCs."""
+    n_comps = min(
+        n_comps, *(mdata.mod[m].n_vars - 1 for m in modalities), *(mdata.mod[m].n_obs - 1 for m in modalities)
+    )
+    spaces = []
+    for modality in modalities:
+        x = mdata.mod[modality].X
+        x = x.toarray() if sp.issparse(x) else np.asarray(x, dtype=np.float64)
+        if x.min() >= 0:
+            x = np.log1p(x / np.maximum(x.sum(1, keepdims=True), 1e-12) * 1e4)
+        adata = sc.AnnData(x.astype(np.float32))
+        sc.pp.pca(adata, n_comps=n_comps, random_state=0)
+        spaces.append(adata.obsm["X_pca"])
+    return spaces[0], spaces[1]
+
+
+def groove_learner(**flags) -> Learner:
+    """A learner that trains :class:`scgroove.GROOVE` with ``flags`` and returns its latents."""
+
+    def learn(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
+        import scvi
+
+        from scgroove.model import GROOVE
+
+        scvi.settings.seed = seed
+        GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=modalities)
+        model = GROOVE(mdata, **flags)
+        model.train(max_epochs=epochs, enable_progress_bar=False, seed=seed)
+        z = model.get_latent_representation(mdata)
+        return Representation(z[modalities[0]], z[modalities[1]], shared=True)
+
+    return learn
+
+
+def pca_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
+    """PCA per modality: two unrelated spaces (to be matched by GW-type aligners, Ryu et al. 2024)."""
+    x1, x2 = pca_per_modality(mdata, modalities)
+    return Representation(x1, x2, shared=False)
+
+
+def label_only_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
+    """One-hot labels as the 'representation': knows the group, nothing inside it (a floor)."""
+    labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+    categories = np.unique(np.concatenate(labels))
+    onehot = [(lab[:, None] == categories[None, :]).astype(np.float32) for lab in labels]
+    return Representation(onehot[0], onehot[1], shared=True)
+
+
+LEARNERS: dict[str, Learner] = {
+    **{name: groove_learner(**flags) for name, flags in GROOVE_VARIANTS.items()},
+    "pca": pca_learner,
+    "label_only": label_only_learner,
+}
+BASELINES = ("pca", "label_only", "autoencoder")

@@ -1,0 +1,95 @@
+"""Summaries and paired tests of benchmark tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scgroove.benchmark._learners import BASELINES
+from scgroove.benchmark._runner import DEFAULT_EPSILON
+
+LOWER_IS_BETTER = {"bary_foscttm": True, "latent_foscttm": True, "within_label_foscttm": True, "trace": False}
+
+
+def _with_choice(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows of ``metric`` at the default epsilon and at the best epsilon (best mean over seeds)."""
+    rows = table[table["metric"] == metric].copy()
+    default = rows[rows["epsilon"].isna() | (rows["epsilon"] == rows["aligner"].map(DEFAULT_EPSILON))]
+    keys = ["dataset", "learner", "aligner"]
+    means = rows.groupby([*keys, "epsilon"], dropna=False)["value"].mean().reset_index()
+    sign = 1.0 if LOWER_IS_BETTER.get(metric, True) else -1.0
+    best_eps = means.loc[(sign * means["value"]).groupby([means[k] for k in keys], dropna=False).idxmin()]
+    best = rows.merge(
+        best_eps[["dataset", "learner", "aligner", "epsilon"]], on=["dataset", "learner", "aligner", "epsilon"]
+    )
+    return pd.concat([default.assign(epsilon_choice="default"), best.assign(epsilon_choice="best")], ignore_index=True)
+
+
+def summarize(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.DataFrame:
+    """Mean, standard error and count over seeds, per dataset/learner/aligner, at default and best epsilon."""
+    rows = _with_choice(table, metric)
+    grouped = rows.groupby(["dataset", "learner", "aligner", "epsilon_choice"], dropna=False)["value"]
+    out = grouped.agg(mean="mean", se=lambda v: v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan, n="count")
+    return out.reset_index()
+
+
+def paired_tests(
+    table: pd.DataFrame,
+    metric: str = "bary_foscttm",
+    learner: str = "groove",
+    baselines: tuple[str, ...] = BASELINES,
+    epsilon_choice: str = "default",
+) -> pd.DataFrame:
+    """Wilcoxon signed-rank test of ``learner`` against the best baseline, per dataset and aligner.
+
+    The best baseline is the one with the best mean over seeds on that dataset and aligner. Pairs
+    are seeds (same data, same split). The test is one-sided (``learner`` better); with 5 seeds
+    its smallest possible p-value is 1/32 = 0.031 (two-sided it would be 0.0625, never < 0.05).
+    ``pooled`` rows pool all datasets of one aligner (pairs: dataset x seed).
+    """
+    rows = _with_choice(table, metric)
+    rows = rows[rows["epsilon_choice"] == epsilon_choice]
+    lower = LOWER_IS_BETTER.get(metric, True)
+    results = []
+    for aligner, by_aligner in rows.groupby("aligner"):
+        pooled_ours, pooled_base = [], []
+        for dataset, group in by_aligner.groupby("dataset"):
+            wide = group.pivot_table(index="seed", columns="learner", values="value")
+            candidates = [b for b in baselines if b in wide]
+            if learner not in wide or not candidates:
+                continue
+            means = wide[candidates].mean()
+            best = means.idxmin() if lower else means.idxmax()
+            pair = wide[[learner, best]].dropna()
+            ours, base = pair[learner].to_numpy(), pair[best].to_numpy()
+            pooled_ours += list(ours)
+            pooled_base += list(base)
+            results.append(_test(dataset, aligner, learner, best, ours, base, lower))
+        if pooled_ours:
+            results.append(
+                _test(
+                    "pooled", aligner, learner, "best per dataset", np.array(pooled_ours), np.array(pooled_base), lower
+                )
+            )
+    return pd.DataFrame(results)
+
+
+def _test(dataset, aligner, learner, baseline, ours, base, lower) -> dict:
+    difference = ours - base if lower else base - ours  # negative: ours better
+    if len(difference) < 2 or np.allclose(difference, 0):
+        p_value = np.nan
+    else:
+        p_value = float(stats.wilcoxon(difference, alternative="less").pvalue)
+    return {
+        "dataset": dataset,
+        "aligner": aligner,
+        "learner": learner,
+        "best_baseline": baseline,
+        "learner_mean": float(np.mean(ours)),
+        "baseline_mean": float(np.mean(base)),
+        "n_pairs": len(ours),
+        "p_value_one_sided": p_value,
+        "learner_better": bool(np.mean(difference) < 0),
+        "significant_0.05": bool(p_value < 0.05) if np.isfinite(p_value) else False,
+    }
