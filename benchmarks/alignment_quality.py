@@ -14,6 +14,7 @@ on PCA per modality (Ryu et al. 2024). Real data: ``../shared/data`` with the pa
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -91,6 +92,7 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
             "group_clip_first": gc[0],
             "group_clip_last": gc[-1],
             "val_group_clip_first": vgc[0],
+            "val_group_clip_min": vgc.min(),
             "val_group_clip_last": vgc[-1],
         }
     )
@@ -134,38 +136,36 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--datasets", nargs="+", default=["sim_1.0", "sim_0.8", "sim_0.5", *REAL])
     args = parser.parse_args()
-    latent_rows, align_rows = [], []
-    for name in args.datasets:
-        for row in evaluate(name, args.epochs, args.seed):
-            (align_rows if "aligner" in row else latent_rows).append(row)
-    print(f"\n== latents (epochs {args.epochs}, seed {args.seed}) ==")
-    print_table(
-        latent_rows,
-        [
-            "dataset",
-            "n1",
-            "n2",
-            "labels",
-            "oracle_foscttm",
-            "unaligned_pca_foscttm",
-            "groove_foscttm",
-            "groove_within_label_foscttm",
-            "label_transfer_acc",
-            "same_label_nearer",
-            "group_clip_first",
-            "group_clip_last",
-            "val_group_clip_first",
-            "val_group_clip_last",
-            "train_s",
-        ],
-    )
-    print("\n== aligners (barycentric FOSCTTM in modality 2's PCA space; trace chance level in latents table) ==")
-    chance = {r["dataset"]: r["trace_chance"] for r in latent_rows}
-    for row in align_rows:
-        row["trace_chance"] = chance[row["dataset"]]
-    print_table(
-        align_rows, ["dataset", "learner", "aligner", "trace", "trace_chance", "bary_foscttm", "converged", "align_s"]
-    )
+    latent_columns = [
+        "dataset",
+        "n1",
+        "n2",
+        "labels",
+        "oracle_foscttm",
+        "unaligned_pca_foscttm",
+        "groove_foscttm",
+        "groove_within_label_foscttm",
+        "label_transfer_acc",
+        "same_label_nearer",
+        "group_clip_first",
+        "group_clip_last",
+        "val_group_clip_first",
+        "val_group_clip_min",
+        "val_group_clip_last",
+        "train_s",
+    ]
+    align_columns = ["dataset", "learner", "aligner", "trace", "trace_chance", "bary_foscttm", "converged", "align_s"]
+    print(f"epochs {args.epochs}, seed {args.seed}; barycentric FOSCTTM in modality 2's PCA space", flush=True)
+    for name in args.datasets:  # printed as each dataset finishes, so a cut-off run still reports
+        rows = evaluate(name, args.epochs, args.seed)
+        latent = [r for r in rows if "aligner" not in r]
+        for row in rows:
+            row.setdefault("trace_chance", latent[0]["trace_chance"])
+        print(f"\n== {name}: latents ==")
+        print_table(latent, latent_columns)
+        print(f"== {name}: aligners ==")
+        print_table([r for r in rows if "aligner" in r], align_columns)
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

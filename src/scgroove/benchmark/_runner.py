@@ -125,7 +125,7 @@ def run_benchmark(
     for cell in cells:
         path = _cell_file(out, *cell) if out is not None else None
         if path is not None and path.exists():
-            done.append(pd.read_csv(path))
+            done.append(pd.read_csv(path).fillna({"aligner": ""}))  # CSV turns the empty aligner into NaN
         else:
             todo.append(cell)
     logger.info("benchmark: %d cells, %d already done", len(cells), len(cells) - len(todo))

@@ -72,7 +72,34 @@ def paired_tests(
                     "pooled", aligner, learner, "best per dataset", np.array(pooled_ours), np.array(pooled_base), lower
                 )
             )
+    results += _against_best_pipeline(rows, learner, baselines, lower)
     return pd.DataFrame(results)
+
+
+def _against_best_pipeline(rows: pd.DataFrame, learner: str, baselines, lower: bool) -> list[dict]:
+    """``learner`` with each aligner against the best baseline *pipeline* (any baseline x any aligner)."""
+    results = []
+    for dataset, group in rows.groupby("dataset"):
+        wide = group.pivot_table(index="seed", columns=["learner", "aligner"], values="value")
+        pipelines = [c for c in wide.columns if c[0] in baselines]
+        if not pipelines:
+            continue
+        means = wide[pipelines].mean()
+        best = means.idxmin() if lower else means.idxmax()
+        for column in [c for c in wide.columns if c[0] == learner]:
+            pair = wide[[column, best]].dropna()
+            results.append(
+                _test(
+                    dataset,
+                    f"{column[1]} vs best pipeline",
+                    learner,
+                    f"{best[0]} + {best[1]}",
+                    pair[column].to_numpy(),
+                    pair[best].to_numpy(),
+                    lower,
+                )
+            )
+    return results
 
 
 def _test(dataset, aligner, learner, baseline, ours, base, lower) -> dict:

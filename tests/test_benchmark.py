@@ -1,0 +1,114 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import scgroove as sg
+from scgroove import benchmark
+from scgroove.cli import main
+
+FAST = {"epsilons": {"labeled_ot": [0.05], "labeled_gw": [0.05]}, "epochs": 1}
+
+
+def test_run_cell_rows_and_metrics():
+    table = benchmark.run_cell(
+        "sim_rho0.8",
+        0,
+        "label_only",
+        ["labeled_ot", "labeled_gw", "ot"],
+        {"labeled_ot": [0.05, 0.2], "labeled_gw": [0.05], "ot": [0.05]},
+        epochs=1,
+    )
+    assert list(table.columns) == ["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"]
+    ot_rows = table[table["aligner"] == "labeled_ot"]
+    assert sorted(ot_rows["epsilon"].unique()) == [0.05, 0.2] and set(ot_rows["metric"]) == {"trace", "bary_foscttm"}
+    # one-hot labels: labeled OT spreads mass uniformly inside labels, i.e. exactly the chance level
+    data = benchmark.DATASETS["sim_rho0.8"](0)
+    match = sg.datasets.true_matching(data.mdata)
+    chance = sg.metrics.trace_chance(
+        data.mdata["rna"].obs["perturbation"], data.mdata["protein"].obs["perturbation"], match
+    )
+    trace = ot_rows[(ot_rows["metric"] == "trace") & (ot_rows["epsilon"] == 0.05)]["value"].item()
+    assert trace == pytest.approx(chance, rel=1e-3)
+    assert {"latent_foscttm", "within_label_foscttm", "train_seconds"} <= set(table["metric"])
+
+
+def test_pca_is_not_matched_with_shared_space_aligners():
+    table = benchmark.run_cell("sim_rho1.0", 0, "pca", ["labeled_ot", "labeled_gw"], FAST["epsilons"], epochs=1)
+    assert set(table["aligner"].dropna()) - {""} == {"labeled_gw"}
+    assert "latent_foscttm" not in set(table["metric"])
+
+
+def test_grid_is_resumable(tmp_path, monkeypatch):
+    args = dict(learners=["label_only"], aligners=["labeled_ot"], datasets=["sim_rho1.0"], seeds=[0, 1], **FAST)
+    first = benchmark.run_benchmark(**args, out_dir=tmp_path)
+    assert len(list((tmp_path / "cells").glob("*.csv"))) == 2 and (tmp_path / "results.csv").exists()
+
+    def fail(*a, **k):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(benchmark._runner, "run_cell", fail)
+    again = benchmark.run_benchmark(**args, out_dir=tmp_path)
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True), check_dtype=False)
+
+
+def synthetic_table(margin: float) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(5):
+        base = rng.uniform(0.2, 0.3)
+        for learner, value in (("groove", base - margin), ("pca", base), ("label_only", base + 0.1)):
+            for aligner in ("labeled_ot", "labeled_gw"):
+                for eps in benchmark.DEFAULT_EPSILONS[aligner]:
+                    shift = 0.0 if eps == benchmark.DEFAULT_EPSILON[aligner] else 0.01
+                    rows.append(("d", seed, learner, aligner, eps, "bary_foscttm", value + shift))
+    return pd.DataFrame(rows, columns=["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"])
+
+
+def test_summary_and_paired_tests():
+    table = synthetic_table(margin=0.05)
+    summary = benchmark.summarize(table)
+    row = summary[
+        (summary.learner == "groove") & (summary.aligner == "labeled_ot") & (summary.epsilon_choice == "default")
+    ]
+    assert row["n"].item() == 5 and row["se"].item() > 0
+    tests = benchmark.paired_tests(table)
+    per_aligner = tests[(tests.dataset == "d") & (tests.aligner == "labeled_ot")]
+    assert per_aligner["best_baseline"].item() == "pca"
+    assert per_aligner["p_value_one_sided"].item() == pytest.approx(1 / 32)  # 5 of 5 seeds better
+    assert per_aligner["significant_0.05"].item()
+    pipeline = tests[tests.aligner == "labeled_gw vs best pipeline"]
+    assert pipeline["best_baseline"].item().startswith("pca + ")
+    worse = benchmark.paired_tests(synthetic_table(margin=-0.05))
+    assert not worse["learner_better"].any() and not worse["significant_0.05"].any()
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="Unknown learner"):
+        benchmark.run_benchmark(["magic"], ["labeled_ot"], ["sim_rho1.0"])
+    with pytest.raises(ValueError, match="Unknown aligner"):
+        benchmark.run_benchmark(["pca"], ["best"], ["sim_rho1.0"])
+    with pytest.raises(ValueError, match="backend"):
+        benchmark.run_benchmark(["pca"], ["labeled_gw"], ["sim_rho1.0"], seeds=[0], backend="spark")
+
+
+def test_default_config_names_exist():
+    config = benchmark.load_config()
+    assert set(config["learners"]) <= set(benchmark.LEARNERS)
+    assert set(config["datasets"]) <= set(benchmark.DATASETS)
+    assert len(config["seeds"]) == 5 and {"labeled_ot", "labeled_gw"} <= set(config["aligners"])
+
+
+def test_cli_benchmark_writes_tables(tmp_path, capsys):
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        'learners = ["label_only", "pca"]\naligners = ["labeled_ot", "labeled_gw"]\n'
+        'datasets = ["sim_rho1.0"]\nseeds = [0, 1]\nepochs = 1\n'
+        "[epsilons]\nlabeled_ot = [0.05]\nlabeled_gw = [0.05]\n"
+    )
+    assert main(["benchmark", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
+    for name in ("results.csv", "summary_bary_foscttm.csv", "summary_trace.csv", "tests_bary_foscttm.csv"):
+        assert (tmp_path / "out" / name).exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('learners = ["pca"]\ncolour = "blue"\n')
+    assert main(["benchmark", "--config", str(bad), "--out", str(tmp_path / "o2")]) == 2
+    assert "Unknown keys ['colour']" in capsys.readouterr().err
