@@ -17,8 +17,9 @@ import numpy as np
 
 
 def chunked(n: int, dim: int) -> dict:
-    import scgroove as sg
     from _common import peak_rss_mib
+
+    import scgroove as sg
 
     rng = np.random.default_rng(0)
     x1 = rng.normal(size=(n, dim)).astype(np.float32)
@@ -35,9 +36,8 @@ def chunked(n: int, dim: int) -> dict:
 
 
 def dense(n: int, dim: int) -> dict:
-    from scipy.spatial.distance import cdist
-
     from _common import peak_rss_mib
+    from scipy.spatial.distance import cdist
 
     rng = np.random.default_rng(0)
     x1 = rng.normal(size=(n, dim)).astype(np.float32)

@@ -33,8 +33,9 @@ def _problem(n: int, n_labels: int, seed: int = 0):
 
 
 def ours(method: str, n: int, n_labels: int) -> dict:
-    import scgroove as sg
     from _common import peak_rss_mib
+
+    import scgroove as sg
 
     z1, z2, s1, s2, l1, l2 = _problem(n, n_labels)
     base = peak_rss_mib()
@@ -57,7 +58,6 @@ def ours(method: str, n: int, n_labels: int) -> dict:
 
 def pot_dense(method: str, n: int, n_labels: int) -> dict:
     import ot
-
     from _common import peak_rss_mib
 
     z1, z2, s1, s2, l1, l2 = _problem(n, n_labels)

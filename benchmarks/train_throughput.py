@@ -56,9 +56,9 @@ def _epoch_timer():
 
 def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     import scvi
+    from _common import peak_rss_mib
 
     import scgroove as sg
-    from _common import peak_rss_mib
 
     mdata = _data(cells, features)
     scvi.settings.seed = 0
@@ -80,7 +80,6 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
 
 def scvi_run(cells: int, features: int, epochs: int) -> dict:
     import scvi
-
     from _common import peak_rss_mib
 
     adata = _data(cells, features)["rna"].copy()
