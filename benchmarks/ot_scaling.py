@@ -145,7 +145,7 @@ def main() -> None:
                     row["pot_error"] = f"dense {n}x{n} not run (above limit)"
                 rows.append(row)
                 print_table([row], list(row))  # progress
-    print("\n== summary (CPU threads %d) ==" % __import__("torch").get_num_threads())
+    print(f"\n== summary (CPU threads {__import__('torch').get_num_threads()}) ==")
     print_table(
         rows,
         [
