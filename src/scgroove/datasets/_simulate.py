@@ -14,9 +14,8 @@ Kind = Literal["counts", "continuous", "binary"]
 TRUTH_KEY = "true_cell"
 
 
-def _group_sizes(n_groups: int, cells_per_perturbation: int | Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    if np.isscalar(cells_per_perturbation):
-        return np.full(n_groups, int(cells_per_perturbation))
+def _group_sizes(n_groups: int, cells_per_perturbation: Sequence[int]) -> np.ndarray:
+    """One size per group, checked against the number of groups."""
     sizes = np.asarray(cells_per_perturbation, dtype=int)
     if len(sizes) != n_groups:
         raise ValueError(
@@ -154,7 +153,7 @@ def simulate(
         )
         sizes = np.append(np.full(n_perturbations, int(cells_per_perturbation)), n_control)
     else:
-        sizes = _group_sizes(n_perturbations + 1, cells_per_perturbation, rng)
+        sizes = _group_sizes(n_perturbations + 1, cells_per_perturbation)
     names = [f"P{p:03d}" for p in range(n_perturbations)] + ["control"]
     group = np.repeat(np.arange(len(names)), sizes)
     n_cells = len(group)

@@ -55,11 +55,15 @@ class GROOVETrainingPlan(pl.LightningModule):
                 return f"{key[:-2]}_{name}"
         return key
 
+    @property
+    def _backtranslates(self) -> bool:
+        return self.module.use_backtranslation and self.module.beta > 0
+
     def _losses(self, batch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         _, _, first = self.module(batch)
         metrics = dict(first.extra_metrics)
         second = None
-        if self.module.use_backtranslation and self.module.beta > 0:
+        if self._backtranslates:
             bt = self.module.backtranslation_loss(batch)
             second = bt.loss
             metrics.update(bt.extra_metrics)
@@ -87,7 +91,7 @@ class GROOVETrainingPlan(pl.LightningModule):
         self._step(optimizer, first.loss)
         metrics = dict(first.extra_metrics)
         total = first.loss.detach()
-        if self.module.use_backtranslation and self.module.beta > 0:
+        if self._backtranslates:
             bt = self.module.backtranslation_loss(batch)
             self._step(optimizer, bt.loss)
             metrics.update(bt.extra_metrics)
