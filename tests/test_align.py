@@ -176,3 +176,52 @@ def test_labeled_ot_on_gpu_matches_cpu(problem, gpu):
     cpu = sg.align.labeled_ot(x1, x2, labels1, labels2).to_sparse().toarray()
     cuda = sg.align.labeled_ot(torch.tensor(x1, device=gpu), torch.tensor(x2, device=gpu), labels1, labels2)
     np.testing.assert_allclose(cuda.to_sparse().toarray(), cpu, atol=1e-6)
+
+
+def test_label_resolution_rule_prefers_the_informative_structure():
+    """Two clouds per label whose fine structure only one candidate sees: the rule must pick it."""
+    from scgroove.align import coarsen_labels, label_resolution, select_by_label_resolution
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([f"g{k}" for k in range(6)], 20)
+    centres = rng.normal(size=(6, 3)) * 4
+    x1 = centres[np.searchsorted(np.unique(labels), labels)] + rng.normal(size=(120, 3))
+    x2 = x1 + 0.1 * rng.normal(size=x1.shape)
+    noise = rng.normal(size=x1.shape)
+    coarse1, coarse2 = coarsen_labels(labels, labels, group_size=2, seed=1)
+    assert len(np.unique(coarse1)) == 3 and np.array_equal(coarse1, coarse2)
+    assert all(len(np.unique(labels[coarse1 == c])) == 2 for c in np.unique(coarse1))
+
+    def aligner(l1, l2, informative):
+        return sg.align.align(x1, x2 if informative else noise, l1, l2, method="labeled_ot", epsilon=0.05)
+
+    selection = select_by_label_resolution(aligner, labels, labels, {"informative": [False, True]}, n_repeats=2)
+    assert selection.best == {"informative": True}
+    means = selection.scores.groupby("informative")["resolution"].mean()
+    assert means[True] > 0.9 and means[False] < 0.7  # chance is 0.5 inside pairs of labels
+    exact = sg.align.align(x1, x2, labels, labels, method="labeled_ot")
+    assert label_resolution(exact, labels, labels) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 4 labels"):
+        select_by_label_resolution(aligner, labels[:40], labels[:40], {"informative": [True]})
+
+
+def test_labeled_fgw_auto_alpha_records_its_choice():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(list("abcd"), 15)
+    x1, x2 = rng.normal(size=(60, 4)), rng.normal(size=(60, 4))
+    coupling = sg.align.align(
+        x1,
+        x2,
+        labels,
+        labels,
+        method="labeled_fgw",
+        alpha="auto",
+        alpha_grid=(0.0, 1.0),
+        selection_repeats=1,
+        structure1=rng.normal(size=(60, 3)),
+    )
+    selection = coupling.info["alpha_selection"]
+    assert selection["alpha"] == [0.0, 1.0] and len(selection["resolution"]) == 2
+    assert coupling.params["alpha"] in (0.0, 1.0) and coupling.params["alpha_rule"] == "label_resolution"
+    stored = sg.align.Coupling.from_uns(coupling.to_uns())
+    assert stored.params["alpha_rule"] == "label_resolution"

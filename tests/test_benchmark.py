@@ -112,3 +112,83 @@ def test_cli_benchmark_writes_tables(tmp_path, capsys):
     bad.write_text('learners = ["pca"]\ncolour = "blue"\n')
     assert main(["benchmark", "--config", str(bad), "--out", str(tmp_path / "o2")]) == 2
     assert "Unknown keys ['colour']" in capsys.readouterr().err
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    args = dict(learners=["label_only"], aligners=["labeled_ot"], datasets=["sim_rho1.0"], seeds=[0], **FAST)
+    benchmark.run_benchmark(**args, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="epochs"):
+        benchmark.run_benchmark(**{**args, "epochs": 2}, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="dataset_options"):
+        benchmark.run_benchmark(**args, out_dir=tmp_path, dataset_options={"cells_per_perturbation": 10})
+
+
+def test_dataset_options_reach_simulations_only():
+    small = benchmark.make_dataset("sim_rho0.5", 3, {"n_perturbations": 3, "cells_per_perturbation": 10})
+    assert small.mdata["rna"].obs["perturbation"].nunique() == 4  # 3 perturbations + control
+    assert small.mdata["rna"].n_obs <= 40
+    noisy = benchmark.make_dataset("sim_label_noise_20", 3, {"n_perturbations": 3, "cells_per_perturbation": 10})
+    assert noisy.mdata["rna"].n_obs == small.mdata["rna"].n_obs
+
+
+def test_every_learner_runs_on_a_tiny_simulation():
+    data = benchmark.make_dataset("sim_rho1.0", 0, {"n_perturbations": 3, "cells_per_perturbation": 20})
+    for name, learn in benchmark.LEARNERS.items():
+        if name == "uniport":
+            continue  # optional dependency, tested below
+        rep = learn(data.mdata, data.key, data.modalities, 0, 2)
+        assert rep.x1.shape[0] == data.mdata["rna"].n_obs and rep.x2.shape[0] == data.mdata["protein"].n_obs, name
+        assert np.isfinite(rep.x1).all() and np.isfinite(rep.x2).all(), name
+        assert rep.shared == (name != "pca"), name
+
+
+def test_uniport_adapter_gives_labels_as_an_ot_prior():
+    pytest.importorskip("uniport")
+    data = benchmark.make_dataset("sim_rho1.0", 0, {"n_perturbations": 3, "cells_per_perturbation": 30})
+    rep = benchmark.LEARNERS["uniport"](data.mdata, data.key, data.modalities, 0, 5)
+    assert (
+        rep.shared and rep.x1.shape == (data.mdata["rna"].n_obs, 16) and rep.x2.shape[0] == data.mdata["protein"].n_obs
+    )
+    assert np.isfinite(rep.x1).all() and np.isfinite(rep.x2).all()
+
+
+def test_ray_backend_matches_serial(tmp_path):
+    ray = pytest.importorskip("ray")
+    args = dict(learners=["label_only", "pca"], aligners=["labeled_gw"], datasets=["sim_rho1.0"], seeds=[0], **FAST)
+    serial = benchmark.run_benchmark(**args)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        distributed = benchmark.run_benchmark(**args, backend="ray", out_dir=tmp_path)
+    finally:
+        ray.shutdown()
+    assert len(list((tmp_path / "cells").glob("*.csv"))) == 2
+    key = ["dataset", "seed", "learner", "aligner", "epsilon", "metric"]
+    both = serial.merge(distributed, on=key, suffixes=("_serial", "_ray"))
+    assert len(both) == len(serial)
+    quality = both[both["metric"] != "train_seconds"]
+    np.testing.assert_allclose(quality["value_ray"], quality["value_serial"], rtol=1e-6)
+
+
+def test_sensitivity_sweep_and_landscape():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    table = benchmark.sensitivity_sweep(
+        "sim_rho1.0",
+        betas=[0.0, 1.0],
+        temperatures=[0.1, 0.5],
+        seeds=[0],
+        epochs=2,
+        dataset_options={"n_perturbations": 3, "cells_per_perturbation": 20},
+        n_hidden=16,
+        n_latent=4,
+    )
+    points = table[table["metric"] == "within_label_foscttm"]
+    assert sorted(map(tuple, points[["beta", "temperature"]].to_numpy())) == [(0, 0.1), (0, 0.5), (1, 0.1), (1, 0.5)]
+    assert set(table[table["metric"] == "bary_foscttm"]["aligner"]) == {"labeled_ot"}
+    ax = sg.pl.sensitivity_landscape(table, "within_label_foscttm")
+    assert ax.get_xlabel().startswith("beta") and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="No rows"):
+        sg.pl.sensitivity_landscape(table, "bary_foscttm", aligner="labeled_gw")
+    with pytest.raises(ValueError, match="temperatures must be > 0"):
+        benchmark.sensitivity_sweep(temperatures=[0.0])

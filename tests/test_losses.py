@@ -4,7 +4,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scgroove.losses import group_clip_loss, pairwise_similarity
+from scgroove.losses import (
+    geometry_loss,
+    group_clip_loss,
+    instance_clip_loss,
+    labeled_batch_plan,
+    ot_refined_clip_loss,
+    pairwise_similarity,
+    random_same_label_pairs,
+    soft_group_clip_loss,
+    within_modality_supcon_loss,
+)
 
 
 def brute_force(z1, z2, y1, y2, tau, variant, similarity):
@@ -87,3 +97,120 @@ def test_bad_arguments(kwargs, message):
     y = torch.tensor([0, 1])
     with pytest.raises(ValueError, match=message):
         group_clip_loss(torch.randn(2, 3), torch.randn(2, 3), y, y, **kwargs)
+
+
+def test_random_same_label_pairs_are_one_to_one_within_labels():
+    torch.manual_seed(0)
+    labels1 = torch.tensor([0, 0, 0, 1, 1, 2, 3])
+    labels2 = torch.tensor([0, 1, 1, 1, 0, 0, 0, 2, 4])
+    for _ in range(20):
+        pairs = random_same_label_pairs(labels1, labels2)
+        assert pairs.shape == (7, 9)
+        assert pairs.sum(1).max() <= 1 and pairs.sum(0).max() <= 1
+        rows, cols = pairs.nonzero(as_tuple=True)
+        assert torch.equal(labels1[rows], labels2[cols])
+        # min(3, 4) pairs of label 0, min(2, 3) of label 1, min(1, 1) of label 2; labels 3 and 4 unpaired
+        assert pairs.sum() == 3 + 2 + 1
+    draws = {tuple(random_same_label_pairs(labels1, labels2).nonzero().flatten().tolist()) for _ in range(20)}
+    assert len(draws) > 1  # random, not a fixed matching
+
+
+def test_instance_clip_is_clip_when_each_label_has_one_cell_per_modality():
+    torch.manual_seed(1)
+    z1, z2 = torch.randn(5, 3), torch.randn(5, 3)
+    labels = torch.arange(5)
+    expected = group_clip_loss(z1, z2, labels, labels, temperature=0.3)
+    assert instance_clip_loss(z1, z2, labels, labels, temperature=0.3).item() == pytest.approx(expected.item())
+    # with several cells per label, same-label cells other than the partner are negatives: a larger loss
+    z = torch.randn(8, 3)
+    grouped = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    same = F.normalize(z, dim=1)
+    assert instance_clip_loss(same, same, grouped, grouped) > group_clip_loss(same, same, grouped, grouped)
+
+
+def test_within_modality_supcon_matches_loops_and_ignores_the_other_modality():
+    torch.manual_seed(2)
+    z1, z2 = torch.randn(6, 4), torch.randn(5, 4)
+    y1, y2 = torch.tensor([0, 0, 1, 1, 1, 2]), torch.tensor([0, 1, 1, 2, 2])
+    tau = 0.5
+
+    def loops(z, y):
+        s = (F.normalize(z, dim=1) @ F.normalize(z, dim=1).T / tau).double().tolist()
+        losses = []
+        for i in range(len(y)):
+            pos = [j for j in range(len(y)) if j != i and y[j] == y[i]]
+            if not pos:
+                continue
+            denom = sum(math.exp(s[i][j]) for j in range(len(y)) if j != i)
+            losses.append(-sum(math.log(math.exp(s[i][p]) / denom) for p in pos) / len(pos))
+        return sum(losses) / len(losses)
+
+    loss = within_modality_supcon_loss(z1, z2, y1, y2, temperature=tau)
+    assert loss.item() == pytest.approx(0.5 * (loops(z1, y1) + loops(z2, y2)), rel=1e-5)
+    rotation, _ = torch.linalg.qr(torch.randn(4, 4))
+    # no cross-modal term: rotating one modality's space leaves the loss unchanged
+    rotated = within_modality_supcon_loss(z1, z2 @ rotation, y1, y2, temperature=tau)
+    assert rotated.item() == pytest.approx(loss.item(), rel=1e-5)
+    assert group_clip_loss(z1, z2 @ rotation, y1, y2, tau).item() != pytest.approx(
+        group_clip_loss(z1, z2, y1, y2, tau).item()
+    )
+    z1.requires_grad_(True)
+    within_modality_supcon_loss(z1, z2, y1, y2).backward()
+    assert torch.isfinite(z1.grad).all()
+
+
+@pytest.mark.parametrize("loss", [instance_clip_loss, within_modality_supcon_loss])
+def test_alternative_contrasts_refuse_bad_inputs(loss):
+    z = torch.randn(4, 3)
+    labels = torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ValueError, match="temperature"):
+        loss(z, z, labels, labels, temperature=0.0)
+    with pytest.raises(ValueError, match="dimension"):
+        loss(z, torch.randn(4, 2), labels, labels)
+
+
+def test_soft_group_clip_with_uniform_same_label_weights_is_group_clip():
+    torch.manual_seed(3)
+    z1, z2 = torch.randn(7, 4), torch.randn(6, 4)
+    y1, y2 = torch.tensor([0, 0, 1, 1, 2, 2, 3]), torch.tensor([0, 1, 1, 2, 2, 2])
+    same = (y1[:, None] == y2[None, :]).float()
+    expected = group_clip_loss(z1, z2, y1, y2, temperature=0.2)
+    assert soft_group_clip_loss(z1, z2, same, temperature=0.2).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert soft_group_clip_loss(z1, z2, 3.0 * same, temperature=0.2).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_labeled_batch_plan_has_label_block_marginals_and_follows_similarity():
+    torch.manual_seed(4)
+    y1, y2 = torch.tensor([0, 0, 0, 1, 1, 5]), torch.tensor([0, 0, 1, 1, 1, 1, 7])
+    z1 = torch.randn(6, 3)
+    z2 = torch.cat([z1[[1, 0]], z1[[3, 4, 4, 3]], torch.randn(1, 3)])
+    plan = labeled_batch_plan(z1, z2, y1, y2, epsilon=0.01, n_iter=500)
+    assert plan[y1[:, None] != y2[None, :]].abs().max() == 0  # no mass across labels
+    assert plan[5].sum() == 0 and plan[:, 6].sum() == 0  # labels present in one modality only
+    # each shared label carries mass 1/2, uniform over its cells on both sides
+    torch.testing.assert_close(plan[:3].sum(1), torch.full((3,), 1 / 6), atol=1e-4, rtol=0)
+    torch.testing.assert_close(plan[:, 2:6].sum(0), torch.full((4,), 1 / 8), atol=1e-4, rtol=0)
+    assert plan[0].argmax() == 1 and plan[1].argmax() == 0  # copies of the cell are its best match
+
+
+def test_ot_refined_clip_starts_as_group_clip():
+    torch.manual_seed(5)
+    z1, z2 = torch.randn(6, 4), torch.randn(6, 4)
+    y = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert ot_refined_clip_loss(z1, z2, y, y, refinement=0.0).item() == pytest.approx(
+        group_clip_loss(z1, z2, y, y).item(), rel=1e-5
+    )
+    refined = ot_refined_clip_loss(z1, z1.clone(), y, y, refinement=1.0, epsilon=0.01)
+    assert refined < group_clip_loss(z1, z1.clone(), y, y)  # identical copies: OT finds the pairs
+
+
+def test_geometry_loss_is_zero_for_a_scaled_copy_and_ignores_cross_group_pairs():
+    torch.manual_seed(6)
+    x = torch.randn(10, 6)
+    y = torch.tensor([0] * 5 + [1] * 5)
+    assert geometry_loss(2.5 * x, x, y).item() == pytest.approx(0.0, abs=1e-5)
+    shifted = x.clone()
+    shifted[5:] += 100.0  # moves one group far away: cross-group distances change, within-group do not
+    assert geometry_loss(shifted, x, y).item() == pytest.approx(0.0, abs=1e-5)
+    assert geometry_loss(torch.randn(10, 6), x, y) > 0.3
+    assert geometry_loss(x, x, torch.arange(10)).item() == 0.0  # no same-label pair

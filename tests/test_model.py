@@ -207,3 +207,91 @@ def test_labels_in_one_modality_get_no_partner(small_mdata):
     assert (coupling.row_mass[orphan] == 0).all() and (coupling.row_mass[~orphan] > 0).all()
     imputed = model.impute("rna", "protein")
     assert imputed[orphan].isna().all().all() and not imputed[~orphan].isna().any().any()
+
+
+@pytest.mark.parametrize("contrast", ["instance", "within"])
+def test_alternative_contrasts_train_as_ablations(small_mdata, contrast):
+    scvi.settings.seed = 0
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=8, n_hidden=32, contrast=contrast, use_backtranslation=False)
+    assert model.module.contrast == contrast
+    assert {"instance": "instance CLIP", "within": "SupCon within modality"}[contrast] in model._model_summary_string
+    model.train(max_epochs=15, **QUIET)
+    contrastive = model.history["train_group_clip"].to_numpy().ravel().astype(float)
+    assert np.isfinite(contrastive).all() and contrastive[-3:].mean() < contrastive[:3].mean()
+
+
+def test_unknown_contrast_is_refused(small_mdata):
+    setup(small_mdata)
+    with pytest.raises(ValueError, match="contrast must be one of"):
+        sg.GROOVE(small_mdata, contrast="pairs")
+
+
+def test_label_aware_vae_trains_aligns_labels_and_round_trips(small_mdata, tmp_path):
+    scvi.settings.seed = 0
+    sg.LabelAwareVAE.setup_mudata(small_mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
+    model = sg.LabelAwareVAE(small_mdata, n_latent=8, n_hidden=64, adversarial_weight=0.5)
+    untrained = cross_modal_label_accuracy(model, small_mdata)
+    model.train(max_epochs=60, **QUIET)
+    for term in ("reconstruction_rna", "kl_protein", "label_rna", "modality_adversary", "loss"):
+        assert f"validation_{term}" in model.history, term
+    assert "backtranslation" not in "".join(model.history)
+    trained = cross_modal_label_accuracy(model, small_mdata)
+    assert trained > 0.6 and trained > untrained + 0.2
+    z = model.get_latent_representation(modality="rna")
+    np.testing.assert_allclose(model.get_latent_representation(modality="rna"), z)  # posterior mean: deterministic
+    model.save(tmp_path / "vae")
+    loaded = sg.LabelAwareVAE.load(tmp_path / "vae", small_mdata)
+    np.testing.assert_allclose(loaded.get_latent_representation(modality="rna"), z, atol=1e-5)
+    assert loaded.module.adversarial_weight == 0.5
+    assert np.isfinite(model.impute("rna", "protein").to_numpy()).all()
+
+
+def test_modality_adversary_reverses_the_encoder_gradient():
+    import torch
+
+    from scgroove.module import AdversarialVAEModule
+
+    torch.manual_seed(0)
+    module = AdversarialVAEModule(
+        5,
+        4,
+        "normal",
+        "normal",
+        n_labels=2,
+        n_latent=3,
+        n_hidden=8,
+        kl_weight=0.0,
+        label_weight=0.0,
+        adversarial_weight=1.0,
+    )
+    module.eval()
+    x1 = torch.randn(6, 5)
+    z1 = module.encode(x1, 1)
+    logits = module.modality_classifier(z1)
+    # d(cross-entropy)/d(z) directly, and through the reversal layer used in the loss
+    z_direct = z1.detach().requires_grad_(True)
+    torch.nn.functional.cross_entropy(module.modality_classifier(z_direct), torch.zeros(6, dtype=torch.long)).backward()
+    z_reversed = z1.detach().requires_grad_(True)
+    from scgroove.module._adversarial_vae import _ReverseGradient
+
+    reversed_logits = module.modality_classifier(_ReverseGradient.apply(z_reversed))
+    torch.testing.assert_close(reversed_logits, logits)
+    torch.nn.functional.cross_entropy(reversed_logits, torch.zeros(6, dtype=torch.long)).backward()
+    torch.testing.assert_close(z_reversed.grad, -z_direct.grad)
+
+
+def test_within_group_options_train_and_log_their_terms(small_mdata):
+    scvi.settings.seed = 0
+    setup(small_mdata)
+    model = sg.GROOVE(
+        small_mdata, n_latent=8, n_hidden=32, contrast="ot_refined", ot_warmup_epochs=2, geometry_weight=1.0
+    )
+    assert "OT-refined GroupCLIP" in model._model_summary_string and "within-group geometry" in model._model_summary_string
+    model.train(max_epochs=6, **QUIET)
+    refinement = model.history["ot_refinement"].to_numpy().ravel().astype(float)
+    np.testing.assert_allclose(refinement, [0, 0, 0.5, 1, 1, 1])  # 2 plain epochs, then a 2-epoch ramp
+    geometry = model.history["train_geometry"].to_numpy().ravel().astype(float)
+    assert np.isfinite(geometry).all() and geometry[-1] < geometry[0]
+    with pytest.raises(ValueError, match="geometry_weight"):
+        sg.GROOVE(small_mdata, geometry_weight=-1.0)

@@ -3,11 +3,11 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from scgroove import align, benchmark, datasets, losses, metrics, pl, tl
-from scgroove.model import GROOVE
+from scgroove.model import GROOVE, LabelAwareVAE
 
 try:
     __version__ = version("scgroove")
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["GROOVE", "align", "benchmark", "datasets", "losses", "metrics", "pl", "tl", "__version__"]
+__all__ = ["GROOVE", "LabelAwareVAE", "align", "benchmark", "datasets", "losses", "metrics", "pl", "tl", "__version__"]

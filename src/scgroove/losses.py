@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 Variant = Literal["in", "out"]
 Similarity = Literal["cosine", "euclidean"]
+Contrast = Literal["group", "instance", "within", "ot_refined"]
 
 
 def pairwise_similarity(z1: torch.Tensor, z2: torch.Tensor, similarity: Similarity = "cosine") -> torch.Tensor:
@@ -44,7 +45,8 @@ def _one_direction(logits: torch.Tensor, positives: torch.Tensor, variant: Varia
     if variant == "out":
         log_prob = logits - log_denominator[:, None]
         n_positive = positives.sum(dim=1)
-        return -(log_prob * positives).sum(dim=1) / n_positive
+        # where, not a product: masked-out logits may be -inf, and -inf * 0 is NaN
+        return -torch.where(positives, log_prob, 0.0).sum(dim=1) / n_positive
     raise ValueError(f"variant must be 'in' or 'out', got {variant!r}.")
 
 
@@ -92,16 +94,255 @@ def group_clip_loss(
     -------
     Scalar tensor. Zero (with a gradient graph) when no anchor has a positive.
     """
+    _check_inputs(z1, z2, labels1, labels2, temperature)
+    positives = labels1.reshape(-1, 1) == labels2.reshape(1, -1)
+    return _symmetric_contrast(z1, z2, positives, temperature, variant, similarity)
+
+
+def _check_inputs(z1, z2, labels1, labels2, temperature: float) -> None:
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
     if z1.shape[1] != z2.shape[1]:
         raise ValueError(f"z1 and z2 must have the same dimension, got {z1.shape[1]} and {z2.shape[1]}.")
     if labels1.shape[0] != z1.shape[0] or labels2.shape[0] != z2.shape[0]:
         raise ValueError("labels1/labels2 must have one entry per row of z1/z2.")
-    logits = pairwise_similarity(z1, z2, similarity) / temperature
-    positives = labels1.reshape(-1, 1) == labels2.reshape(1, -1)
+
+
+def _symmetric_contrast(z1, z2, positives, temperature, variant, similarity) -> torch.Tensor:
+    """Mean of both directions' per-anchor losses; zero (with a graph) when nothing is positive."""
     if not positives.any():
         return (z1.sum() + z2.sum()) * 0.0
+    logits = pairwise_similarity(z1, z2, similarity) / temperature
     loss_12 = _one_direction(logits, positives, variant).mean()
     loss_21 = _one_direction(logits.T, positives.T, variant).mean()
     return 0.5 * (loss_12 + loss_21)
+
+
+def _random_rank_within_label(labels: torch.Tensor) -> torch.Tensor:
+    """A random order of the cells of each label: rank 0, 1, ... inside every label."""
+    n = labels.shape[0]
+    shuffled = torch.randperm(n, device=labels.device)
+    order = shuffled[torch.argsort(labels[shuffled], stable=True)]
+    sorted_labels = labels[order].contiguous()
+    start_of_label = torch.searchsorted(sorted_labels, sorted_labels, right=False)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(n, device=labels.device) - start_of_label
+    return rank
+
+
+def random_same_label_pairs(labels1: torch.Tensor, labels2: torch.Tensor) -> torch.Tensor:
+    """Random one-to-one pairs of cells with the same label: a boolean ``(n1, n2)`` matrix.
+
+    Inside each label the cells of both modalities are put in random order and the k-th cell of
+    modality 1 is paired with the k-th of modality 2; cells beyond the smaller count stay unpaired.
+    Each row and column has at most one ``True``. Uses torch's global random state.
+    """
+    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
+    rank1, rank2 = _random_rank_within_label(labels1), _random_rank_within_label(labels2)
+    return (labels1[:, None] == labels2[None, :]) & (rank1[:, None] == rank2[None, :])
+
+
+def instance_clip_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    temperature: float = 0.1,
+    similarity: Similarity = "cosine",
+) -> torch.Tensor:
+    r"""CLIP on random same-label pairs: the instance-level alternative to GroupCLIP.
+
+    Each batch draws random one-to-one pairs of cells with the same label
+    (:func:`random_same_label_pairs`) and treats them as if they were true pairs: every anchor
+    has exactly one positive, its partner, and every other cell of the other modality, including
+    cells of the same label, is a negative (symmetric InfoNCE, Radford et al. 2021). Unpaired
+    cells are left out of the mean. This is the ablation that asks whether GroupCLIP's
+    "all same-label cells are positives" matters.
+
+    Parameters
+    ----------
+    z1, z2, labels1, labels2, temperature, similarity
+        As in :func:`group_clip_loss`.
+
+    Returns
+    -------
+    Scalar tensor.
+    """
+    _check_inputs(z1, z2, labels1, labels2, temperature)
+    positives = random_same_label_pairs(labels1, labels2)
+    return _symmetric_contrast(z1, z2, positives, temperature, "in", similarity)
+
+
+def within_modality_supcon_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    temperature: float = 0.1,
+    similarity: Similarity = "cosine",
+) -> torch.Tensor:
+    r"""Supervised contrastive loss inside each modality, no cross-modal term (Khosla et al. 2020).
+
+    For modality :math:`m`, an anchor's positives are the *other* cells of the same modality with
+    its label; the anchor itself is left out of the denominator:
+
+    .. math::
+
+        \ell_i = -\frac{1}{|P(i)|} \sum_{p \in P(i)}
+            \log \frac{e^{s_{ip}/\tau}}{\sum_{j \neq i} e^{s_{ij}/\tau}},
+        \qquad L = \tfrac{1}{2}(\mathrm{mean}_i\, \ell^{(1)}_i + \mathrm{mean}_i\, \ell^{(2)}_i).
+
+    Both spaces become clustered by label, but nothing pulls the two modalities together: the
+    ablation that asks whether GroupCLIP's cross-modal positives matter.
+
+    Parameters
+    ----------
+    z1, z2, labels1, labels2, temperature, similarity
+        As in :func:`group_clip_loss`.
+
+    Returns
+    -------
+    Scalar tensor.
+    """
+    _check_inputs(z1, z2, labels1, labels2, temperature)
+    losses = []
+    for z, labels in ((z1, labels1.reshape(-1)), (z2, labels2.reshape(-1))):
+        self_pair = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+        positives = (labels[:, None] == labels[None, :]) & ~self_pair
+        if not positives.any():
+            losses.append(z.sum() * 0.0)
+            continue
+        logits = (pairwise_similarity(z, z, similarity) / temperature).masked_fill(self_pair, float("-inf"))
+        losses.append(_one_direction(logits, positives, "out").mean())
+    return 0.5 * (losses[0] + losses[1])
+
+
+#: The contrastive term of a GROOVE module, by name.
+CONTRASTS = {"group": group_clip_loss, "instance": instance_clip_loss, "within": within_modality_supcon_loss}
+
+
+def soft_group_clip_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    weights: torch.Tensor,
+    temperature: float = 0.1,
+    similarity: Similarity = "cosine",
+) -> torch.Tensor:
+    r"""GroupCLIP ("in" variant) with soft positives: weight :math:`w_{ij} \ge 0` on each pair.
+
+    .. math::
+
+        \ell_i = -\log \frac{\sum_j \hat w_{ij}\, e^{s_{ij}/\tau}}{\sum_j e^{s_{ij}/\tau}},
+        \qquad \hat w_{ij} = w_{ij} / \textstyle\sum_k w_{ik}
+
+    in both directions (columns normalised for modality 2's anchors); anchors with no positive
+    weight are left out. Uniform weights over same-label cells give :func:`group_clip_loss`.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    logits = pairwise_similarity(z1, z2, similarity) / temperature
+    log_weights = torch.log(weights.clamp_min(0))
+    losses = []
+    for lg, lw in ((logits, log_weights), (logits.T, log_weights.T)):
+        keep = torch.isfinite(lw).any(dim=1)
+        if not keep.any():
+            return (z1.sum() + z2.sum()) * 0.0
+        lg, lw = lg[keep], lw[keep]
+        lw = lw - torch.logsumexp(lw, dim=1, keepdim=True)
+        losses.append((torch.logsumexp(lg, dim=1) - torch.logsumexp(lg + lw, dim=1)).mean())
+    return 0.5 * (losses[0] + losses[1])
+
+
+@torch.no_grad()
+def labeled_batch_plan(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    epsilon: float = 0.05,
+    n_iter: int = 100,
+) -> torch.Tensor:
+    r"""Entropic OT plan between the cells of a batch, with mass only between same-label cells.
+
+    Cost :math:`1 - \cos(z^1_i, z^2_j)`; every label present in both modalities carries the same
+    mass, spread uniformly over its cells on each side; cells whose label is missing from the
+    other modality get none. Solved with POT's log-domain Sinkhorn on the batch (cross-label
+    pairs get a prohibitive cost). Returns a dense ``(n1, n2)`` plan, no gradient.
+    """
+    import ot
+
+    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
+    shared = labels1[torch.isin(labels1, labels2)].unique()
+    plan = z1.new_zeros((z1.shape[0], z2.shape[0]))
+    if shared.numel() == 0:
+        return plan
+    keep1, keep2 = torch.isin(labels1, shared), torch.isin(labels2, shared)
+    y1, y2 = labels1[keep1], labels2[keep2]
+    same = y1[:, None] == y2[None, :]
+    cost = 1.0 - F.normalize(z1[keep1].float(), dim=1) @ F.normalize(z2[keep2].float(), dim=1).T
+    cost = torch.where(same, cost, cost.new_tensor(2.0 + 50.0 * epsilon))
+    count1 = (y1[:, None] == y1[None, :]).sum(1).float()
+    count2 = (y2[:, None] == y2[None, :]).sum(1).float()
+    a = 1.0 / (count1 * shared.numel())
+    b = 1.0 / (count2 * shared.numel())
+    solved = ot.bregman.sinkhorn_log(a, b, cost, epsilon, numItermax=n_iter, warn=False)
+    plan[torch.nonzero(keep1).reshape(-1)[:, None], torch.nonzero(keep2).reshape(-1)[None, :]] = (
+        solved.to(plan.dtype) * same
+    )
+    return plan
+
+
+def ot_refined_clip_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    temperature: float = 0.1,
+    similarity: Similarity = "cosine",
+    refinement: float = 1.0,
+    epsilon: float = 0.05,
+) -> torch.Tensor:
+    r"""GroupCLIP whose positives sharpen from "same group" towards "same cell" with labeled OT.
+
+    The positive weights are a mixture of the uniform same-label weights of GroupCLIP and the
+    batch's labeled OT plan between the (detached) latents, :func:`labeled_batch_plan`:
+
+    .. math:: w = (1 - \lambda)\, \frac{[y^1_i = y^2_j]}{n^2_{y_i}} + \lambda\, \frac{T_{ij}}{\sum_k T_{ik}}
+
+    with :math:`\lambda` = ``refinement`` (ramped up from 0 after a warm-up by the training plan),
+    then :func:`soft_group_clip_loss`. A self-training scheme in the spirit of OT pseudo-labelling
+    (e.g. uniPort's and SCOT's use of couplings as correspondences), restricted to label blocks.
+    """
+    _check_inputs(z1, z2, labels1, labels2, temperature)
+    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
+    same = (labels1[:, None] == labels2[None, :]).to(z1.dtype)
+    uniform = same / same.sum(1, keepdim=True).clamp_min(1.0)
+    if refinement <= 0:
+        weights = uniform
+    else:
+        plan = labeled_batch_plan(z1.detach(), z2.detach(), labels1, labels2, epsilon).to(z1.dtype)
+        sharpened = plan / plan.sum(1, keepdim=True).clamp_min(1e-30)
+        weights = (1 - refinement) * uniform + refinement * sharpened
+    return soft_group_clip_loss(z1, z2, weights, temperature, similarity)
+
+
+def geometry_loss(z: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    r"""Within-group geometry preservation: ``1 - corr(d_z, d_x)`` over same-label pairs.
+
+    :math:`d_z` and :math:`d_x` are the Euclidean distances between the pairs of same-label cells
+    of a batch in the latent space and in the modality's own (normalised) feature space. The
+    Pearson correlation is blind to scale and to a constant offset, so the noise floor of
+    high-dimensional distances does not matter; only the ordering of distances inside groups
+    does. Zero (with a graph) when fewer than three pairs exist.
+    """
+    labels = labels.reshape(-1)
+    i, k = torch.triu_indices(len(labels), len(labels), offset=1, device=z.device)
+    same = labels[i] == labels[k]
+    if same.sum() < 3:
+        return z.sum() * 0.0
+    i, k = i[same], k[same]
+    d_z = (z[i] - z[k]).pow(2).sum(1).add(1e-12).sqrt()
+    d_x = (features[i] - features[k]).pow(2).sum(1).add(1e-12).sqrt()
+    d_z, d_x = d_z - d_z.mean(), d_x - d_x.mean()
+    correlation = (d_z * d_x).sum() / (d_z.norm() * d_x.norm()).clamp_min(1e-12)
+    return 1.0 - correlation

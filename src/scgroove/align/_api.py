@@ -8,12 +8,43 @@ from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
 from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw
+from scgroove.align._selection import select_by_label_resolution
+
+#: Candidate structure weights of ``labeled_fgw(alpha="auto")``.
+FGW_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def labeled_fgw_auto(
+    x1, x2, labels1, labels2, alpha: float | str = 0.5, alpha_grid=FGW_ALPHAS, selection_repeats: int = 3, **params
+) -> Coupling:
+    """:func:`labeled_fgw`; with ``alpha="auto"`` the weight is chosen without ground truth.
+
+    The candidate ``alpha_grid`` values are scored by the held-out label resolution rule
+    (:func:`select_by_label_resolution`: merge random pairs of labels, align with the merged
+    labels, measure the mass that lands on the hidden original labels) and the best is used.
+    ``info["alpha_selection"]`` keeps the candidates and their mean resolution.
+    """
+    if alpha != "auto":
+        return labeled_fgw(x1, x2, labels1, labels2, alpha=alpha, **params)
+    selection = select_by_label_resolution(
+        lambda coarse1, coarse2, **candidate: labeled_fgw(x1, x2, coarse1, coarse2, **params, **candidate),
+        labels1,
+        labels2,
+        {"alpha": list(alpha_grid)},
+        n_repeats=selection_repeats,
+    )
+    coupling = labeled_fgw(x1, x2, labels1, labels2, alpha=selection.best["alpha"], **params)
+    mean = selection.scores.groupby("alpha")["resolution"].mean()
+    coupling.params["alpha_rule"] = "label_resolution"
+    coupling.info["alpha_selection"] = {"alpha": mean.index.tolist(), "resolution": mean.tolist()}
+    return coupling
+
 
 UNLABELED: dict[str, Callable[..., Coupling]] = {"ot": entropic_ot, "gw": entropic_gw, "coot": coot, "knn": knn}
 LABELED: dict[str, Callable[..., Coupling]] = {
     "labeled_ot": labeled_ot,
     "labeled_gw": labeled_gw,
-    "labeled_fgw": labeled_fgw,
+    "labeled_fgw": labeled_fgw_auto,
     "labeled_coot": labeled_coot,
     "labeled_knn": labeled_knn,
 }
@@ -39,7 +70,8 @@ def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **para
         ``"labeled_coot"``, ``"knn"``, ``"labeled_knn"``.
     **params
         Passed to the method: ``epsilon``, ``max_iter``, ``tol`` (all OT methods), ``block_mass``
-        (labeled), ``alpha``, ``structure1``, ``structure2`` (``labeled_fgw``), ``n_neighbors``
+        (labeled), ``alpha`` (a number, or ``"auto"`` to choose it by the held-out label resolution
+        rule, see :func:`labeled_fgw_auto`), ``structure1``, ``structure2`` (``labeled_fgw``), ``n_neighbors``
         (kNN), ``max_dense_bytes`` (unlabeled dense methods).
 
     Returns

@@ -3,7 +3,15 @@
 from scgroove.benchmark._config import DEFAULT_CONFIG, load_config
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import BASELINES, GROOVE_VARIANTS, LEARNERS, Representation
-from scgroove.benchmark._runner import DEFAULT_EPSILON, DEFAULT_EPSILONS, run_benchmark, run_cell
+from scgroove.benchmark._runner import (
+    DEFAULT_EPSILON,
+    DEFAULT_EPSILONS,
+    evaluate_representation,
+    make_dataset,
+    run_benchmark,
+    run_cell,
+)
+from scgroove.benchmark._sensitivity import sensitivity_sweep
 from scgroove.benchmark._stats import paired_tests, summarize
 
 __all__ = [
@@ -16,9 +24,12 @@ __all__ = [
     "LEARNERS",
     "BenchmarkData",
     "Representation",
+    "evaluate_representation",
     "load_config",
+    "make_dataset",
     "paired_tests",
     "run_benchmark",
     "run_cell",
+    "sensitivity_sweep",
     "summarize",
 ]

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).parent / "default.toml"
-KEYS = {"learners", "aligners", "datasets", "seeds", "epochs", "backend", "ray_address", "epsilons"}
+KEYS = {"learners", "aligners", "datasets", "seeds", "epochs", "backend", "ray_address", "epsilons", "dataset_options"}
 
 
 def load_config(path: str | Path | None = None) -> dict:

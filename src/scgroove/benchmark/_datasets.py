@@ -25,9 +25,10 @@ class BenchmarkData:
     modalities: tuple[str, str]
 
 
-def _simulated(shared_fraction: float, heterogeneous: int = 0, **sizes) -> Callable[[int], BenchmarkData]:
-    def make(seed: int) -> BenchmarkData:
-        params = {"n_perturbations": 10, "cells_per_perturbation": 60, **sizes}
+def _simulated(shared_fraction: float, heterogeneous: int = 0) -> Callable[..., BenchmarkData]:
+    def make(seed: int, **options) -> BenchmarkData:
+        """``options``: arguments of :func:`scgroove.datasets.simulate` (sizes, noise ...)."""
+        params = {"n_perturbations": 10, "cells_per_perturbation": 60, **options}
         mdata = simulate(
             shared_fraction=shared_fraction,
             heterogeneous_perturbations=heterogeneous,
@@ -52,11 +53,11 @@ def _real(name: str, modalities: tuple[str, str]) -> Callable[[int], BenchmarkDa
     return make
 
 
-def _label_noise(fraction: float, base: Callable[[int], BenchmarkData]) -> Callable[[int], BenchmarkData]:
+def _label_noise(fraction: float, base: Callable[..., BenchmarkData]) -> Callable[..., BenchmarkData]:
     """Shuffle ``fraction`` of modality 2's labels (the truth is untouched)."""
 
-    def make(seed: int) -> BenchmarkData:
-        data = base(seed)
+    def make(seed: int, **options) -> BenchmarkData:
+        data = base(seed, **options)
         obs = data.mdata.mod[data.modalities[1]].obs
         rng = np.random.default_rng(seed + 1000)
         rows = rng.choice(len(obs), int(round(fraction * len(obs))), replace=False)
@@ -68,11 +69,11 @@ def _label_noise(fraction: float, base: Callable[[int], BenchmarkData]) -> Calla
     return make
 
 
-def _missing_label(base: Callable[[int], BenchmarkData]) -> Callable[[int], BenchmarkData]:
+def _missing_label(base: Callable[..., BenchmarkData]) -> Callable[..., BenchmarkData]:
     """Drop the cells of one perturbation from modality 2 (a label present in one modality only)."""
 
-    def make(seed: int) -> BenchmarkData:
-        data = base(seed)
+    def make(seed: int, **options) -> BenchmarkData:
+        data = base(seed, **options)
         m2 = data.modalities[1]
         obs = data.mdata.mod[m2].obs
         keep = obs[data.key].astype(str).to_numpy() != sorted(obs[data.key].astype(str).unique())[0]
@@ -83,7 +84,9 @@ def _missing_label(base: Callable[[int], BenchmarkData]) -> Callable[[int], Benc
     return make
 
 
-DATASETS: dict[str, Callable[[int], BenchmarkData]] = {
+#: Benchmark datasets by name. Each is called with the seed; the simulated ones (names starting
+#: with ``"sim_"``) also take keyword arguments of :func:`scgroove.datasets.simulate`.
+DATASETS: dict[str, Callable[..., BenchmarkData]] = {
     "sim_rho1.0": _simulated(1.0),
     "sim_rho0.8": _simulated(0.8),
     "sim_rho0.5": _simulated(0.5),

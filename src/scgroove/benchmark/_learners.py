@@ -26,6 +26,8 @@ Learner = Callable[[MuData, str, tuple[str, str], int, int], Representation]
 GROOVE_VARIANTS: dict[str, dict] = {
     "groove": {},
     "groove_out": {"variant": "out"},
+    "instance_clip": {"contrast": "instance"},
+    "supcon_within": {"contrast": "within"},
     "no_backtranslation": {"use_backtranslation": False},
     "no_group_clip": {"use_group_clip": False},
     "autoencoder": {"use_group_clip": False, "use_backtranslation": False},
@@ -49,17 +51,18 @@ def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 
     return spaces[0], spaces[1]
 
 
-def groove_learner(**flags) -> Learner:
-    """A learner that trains :class:`scgroove.GROOVE` with ``flags`` and returns its latents."""
+def groove_learner(model_class: str = "GROOVE", **flags) -> Learner:
+    """A learner that trains ``scgroove.<model_class>`` (GROOVE or LabelAwareVAE) with ``flags``."""
 
     def learn(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
         import scvi
 
-        from scgroove.model import GROOVE
+        from scgroove import model as models
 
         scvi.settings.seed = seed
-        GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=modalities)
-        model = GROOVE(mdata, **flags)
+        model_cls = getattr(models, model_class)
+        model_cls.setup_mudata(mdata, perturbation_key=key, modalities=modalities)
+        model = model_cls(mdata, **flags)
         model.train(max_epochs=epochs, enable_progress_bar=False, seed=seed)
         z = model.get_latent_representation(mdata)
         return Representation(z[modalities[0]], z[modalities[1]], shared=True)
@@ -81,9 +84,20 @@ def label_only_learner(mdata: MuData, key: str, modalities: tuple[str, str], see
     return Representation(onehot[0], onehot[1], shared=True)
 
 
+def uniport_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
+    """The external integrator uniPort (optional dependency), with the labels as its OT cost prior."""
+    from scgroove.benchmark._external import uniport_latents
+
+    x1, x2 = uniport_latents(mdata, key, modalities, seed=seed, epochs=epochs)
+    return Representation(x1, x2, shared=True)
+
+
 LEARNERS: dict[str, Learner] = {
     **{name: groove_learner(**flags) for name, flags in GROOVE_VARIANTS.items()},
+    "label_aware_vae": groove_learner("LabelAwareVAE"),
     "pca": pca_learner,
     "label_only": label_only_learner,
+    "uniport": uniport_learner,
 }
-BASELINES = ("pca", "label_only", "autoencoder")
+#: Learners that are not GROOVE or one of its ablations: GROOVE is tested against the best of these.
+BASELINES = ("pca", "label_only", "autoencoder", "label_aware_vae", "uniport")

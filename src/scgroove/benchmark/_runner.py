@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,8 +15,8 @@ import pandas as pd
 
 from scgroove import metrics
 from scgroove.align import METHODS, SHARED_SPACE, align
-from scgroove.benchmark._datasets import DATASETS
-from scgroove.benchmark._learners import LEARNERS, pca_per_modality
+from scgroove.benchmark._datasets import DATASETS, BenchmarkData
+from scgroove.benchmark._learners import LEARNERS, Representation, pca_per_modality
 from scgroove.datasets import true_matching
 
 logger = logging.getLogger(__name__)
@@ -42,8 +45,40 @@ def _cell_file(out_dir: Path, dataset: str, seed: int, learner: str) -> Path:
     return out_dir / "cells" / f"{dataset}__seed{seed}__{learner}.csv"
 
 
+@contextlib.contextmanager
+def quiet_libraries():
+    """Silence the per-model chatter of Lightning, scvi-tools, anndata and mudata in grid runs.
+
+    Hundreds of models are trained: their device banners, tips and merge warnings would bury the
+    benchmark's own log. Warnings raised by scgroove itself still show.
+    """
+    loggers = [logging.getLogger(name) for name in ("lightning", "lightning.pytorch", "lightning.fabric", "scvi")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"(mudata|anndata|lightning|scvi|torch)(\.|$)")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+def make_dataset(dataset: str, seed: int, dataset_options: dict | None = None):
+    """Benchmark dataset ``dataset`` for ``seed``; ``dataset_options`` reach simulated datasets only."""
+    options = dataset_options or {}
+    return DATASETS[dataset](seed, **options) if dataset.startswith("sim_") else DATASETS[dataset](seed)
+
+
 def run_cell(
-    dataset: str, seed: int, learner: str, aligners: Sequence[str], epsilons: dict[str, list[float]], epochs: int
+    dataset: str,
+    seed: int,
+    learner: str,
+    aligners: Sequence[str],
+    epsilons: dict[str, list[float]],
+    epochs: int,
+    dataset_options: dict | None = None,
 ) -> pd.DataFrame:
     """One grid cell: build the dataset, learn one representation, run every aligner and epsilon on it.
 
@@ -51,19 +86,29 @@ def run_cell(
     modality 2's own PCA space) per aligner/epsilon; ``latent_foscttm`` and
     ``within_label_foscttm`` of shared representations; ``train_seconds``.
     """
-    data = DATASETS[dataset](seed)
+    with quiet_libraries():
+        data = make_dataset(dataset, seed, dataset_options)
+        start = time.perf_counter()
+        rep = LEARNERS[learner](data.mdata, data.key, data.modalities, seed, epochs)
+        rows = [("", np.nan, "train_seconds", time.perf_counter() - start)]
+        rows += evaluate_representation(data, rep, aligners, epsilons)
+    return pd.DataFrame([(dataset, seed, learner, *row) for row in rows], columns=COLUMNS)
+
+
+def evaluate_representation(
+    data: BenchmarkData, rep: Representation, aligners: Sequence[str], epsilons: dict[str, list[float]]
+) -> list[tuple]:
+    """Rows ``(aligner, epsilon, metric, value)`` of one representation of ``data`` against its truth."""
     m1, m2 = data.modalities
     match = true_matching(data.mdata, data.modalities)
     labels1 = data.mdata.mod[m1].obs[data.key].astype(str).to_numpy()
     labels2 = data.mdata.mod[m2].obs[data.key].astype(str).to_numpy()
     _, target_space = pca_per_modality(data.mdata, data.modalities)
-    start = time.perf_counter()
-    rep = LEARNERS[learner](data.mdata, data.key, data.modalities, seed, epochs)
-    rows = [(dataset, seed, learner, "", np.nan, "train_seconds", time.perf_counter() - start)]
+    rows = []
     if rep.shared:
-        rows.append((dataset, seed, learner, "", np.nan, "latent_foscttm", metrics.foscttm(rep.x1, rep.x2, match)))
+        rows.append(("", np.nan, "latent_foscttm", metrics.foscttm(rep.x1, rep.x2, match)))
         within = metrics.within_label_foscttm(rep.x1, rep.x2, labels1, labels2, match)
-        rows.append((dataset, seed, learner, "", np.nan, "within_label_foscttm", within))
+        rows.append(("", np.nan, "within_label_foscttm", within))
     for aligner in aligners:
         if aligner in SHARED_SPACE and not rep.shared:
             continue
@@ -71,10 +116,9 @@ def run_cell(
             params = {} if epsilon is None else {"epsilon": epsilon}
             coupling = align(rep.x1, rep.x2, labels1, labels2, method=aligner, **params)
             eps = np.nan if epsilon is None else epsilon
-            rows.append((dataset, seed, learner, aligner, eps, "trace", metrics.trace(coupling, match)))
-            bary = metrics.barycentric_foscttm(coupling, target_space, match)
-            rows.append((dataset, seed, learner, aligner, eps, "bary_foscttm", bary))
-    return pd.DataFrame(rows, columns=COLUMNS)
+            rows.append((aligner, eps, "trace", metrics.trace(coupling, match)))
+            rows.append((aligner, eps, "bary_foscttm", metrics.barycentric_foscttm(coupling, target_space, match)))
+    return rows
 
 
 def run_benchmark(
@@ -87,6 +131,7 @@ def run_benchmark(
     out_dir: str | Path | None = None,
     backend: str = "serial",
     ray_address: str | None = None,
+    dataset_options: dict | None = None,
 ) -> pd.DataFrame:
     """Run the grid and return the tidy table (one row per dataset/seed/learner/aligner/epsilon/metric).
 
@@ -105,9 +150,14 @@ def run_benchmark(
     out_dir
         Where finished grid cells are stored (``cells/*.csv``) and the table written
         (``results.csv``). Cells already there are not recomputed: an interrupted run resumes.
+        The settings that change a cell's numbers (aligners, epsilons, epochs, dataset options)
+        are kept in ``grid.json``; resuming with other settings raises instead of mixing results.
     backend
         ``"serial"`` or ``"ray"`` (one Ray task per cell; ``ray_address`` to join a cluster,
         default a local Ray).
+    dataset_options
+        Keyword arguments of :func:`scgroove.datasets.simulate` for the simulated datasets
+        (e.g. ``{"cells_per_perturbation": 40}``); real datasets are used as they are.
     """
     for kind, names, known in (
         ("learner", learners, LEARNERS),
@@ -119,6 +169,16 @@ def run_benchmark(
             raise ValueError(f"Unknown {kind}(s) {unknown}; choose from {list(known)}.")
     epsilons = {**DEFAULT_EPSILONS, **(epsilons or {})}
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _check_grid_settings(
+            out,
+            {
+                "aligners": list(aligners),
+                "epsilons": epsilons,
+                "epochs": epochs,
+                "dataset_options": dataset_options or {},
+            },
+        )
     cells = [(d, s, learner) for d in datasets for s in seeds for learner in learners]
     done: list[pd.DataFrame] = []
     todo = []
@@ -130,9 +190,9 @@ def run_benchmark(
             todo.append(cell)
     logger.info("benchmark: %d cells, %d already done", len(cells), len(cells) - len(todo))
     if backend == "serial":
-        results = (run_cell(d, s, learner, aligners, epsilons, epochs) for d, s, learner in todo)
+        results = (run_cell(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in todo)
     elif backend == "ray":
-        results = _run_ray(todo, aligners, epsilons, epochs, ray_address)
+        results = _run_ray(todo, aligners, epsilons, epochs, dataset_options, ray_address)
     else:
         raise ValueError(f"backend must be 'serial' or 'ray', got {backend!r}.")
     for cell, table in zip(todo, results, strict=True):
@@ -147,7 +207,24 @@ def run_benchmark(
     return table
 
 
-def _run_ray(cells, aligners, epsilons, epochs, address):
+def _check_grid_settings(out: Path, settings: dict) -> None:
+    """Refuse to resume in ``out`` if its finished cells were computed with other settings."""
+    path = out / "grid.json"
+    settings = json.loads(json.dumps(settings))  # tuples -> lists, as stored
+    if path.exists():
+        stored = json.loads(path.read_text())
+        changed = sorted(key for key in settings if stored.get(key) != settings[key])
+        if changed:
+            raise ValueError(
+                f"{out} holds results computed with other {changed} (see {path}); "
+                "use a new out_dir or delete it to start over."
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=1))
+
+
+def _run_ray(cells, aligners, epsilons, epochs, dataset_options, address):
     try:
         import ray
     except ImportError as error:
@@ -155,4 +232,4 @@ def _run_ray(cells, aligners, epsilons, epochs, address):
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     task = ray.remote(run_cell)
-    return ray.get([task.remote(d, s, learner, aligners, epsilons, epochs) for d, s, learner in cells])
+    return ray.get([task.remote(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in cells])

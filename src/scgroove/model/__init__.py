@@ -1,5 +1,6 @@
 """The GROOVE model and its data handling."""
 
 from scgroove.model._groove import GROOVE
+from scgroove.model._label_aware_vae import LabelAwareVAE
 
-__all__ = ["GROOVE"]
+__all__ = ["GROOVE", "LabelAwareVAE"]

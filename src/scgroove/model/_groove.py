@@ -17,7 +17,7 @@ from scvi.model.base import BaseModelClass
 from scvi.train import TrainRunner
 
 from scgroove._constants import REGISTRY_KEYS, RESULT_KEYS
-from scgroove.losses import Similarity, Variant
+from scgroove.losses import Contrast, Similarity, Variant
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter, rows_as_tensor
 from scgroove.model._results import GROOVEResultsMixin
 from scgroove.model._validation import check_likelihoods, validate_weakly_paired
@@ -78,6 +78,16 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         Weight of backtranslation.
     temperature, variant, similarity
         GroupCLIP temperature, ``"in"``/``"out"`` variant and ``"cosine"``/``"euclidean"`` similarity.
+    contrast
+        ``"group"`` (GroupCLIP, the default) or, for ablations, ``"instance"`` (CLIP on random
+        same-label pairs) or ``"within"`` (SupCon inside each modality, no cross-modal term), or
+        ``"ot_refined"``: GroupCLIP whose positives are sharpened, after ``ot_warmup_epochs`` of
+        plain GroupCLIP, by each batch's labeled OT plan (an option for within-group matching).
+    ot_warmup_epochs, ot_epsilon
+        Warm-up length and entropic regularisation of ``contrast="ot_refined"``.
+    geometry_weight
+        Weight of a term that keeps each modality's within-group distance structure in the
+        latent space (:func:`scgroove.losses.geometry_loss`); 0 (default) switches it off.
     use_reconstruction, use_group_clip, use_backtranslation
         Switch each loss term off for ablations.
     registry
@@ -109,24 +119,19 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         temperature: float = 0.1,
         variant: Variant = "in",
         similarity: Similarity = "cosine",
+        contrast: Contrast = "group",
+        ot_warmup_epochs: int = 10,
+        ot_epsilon: float = 0.05,
+        geometry_weight: float = 0.0,
         use_reconstruction: bool = True,
         use_group_clip: bool = True,
         use_backtranslation: bool = True,
         registry: dict | None = None,
     ):
-        super().__init__(mdata, registry=registry)
-        setup_args = self.registry_["setup_args"]
-        self.modalities: tuple[str, str] = tuple(setup_args["modalities"])
-        likelihoods = self._resolve_likelihoods(likelihoods)
-        self.init_params_ = self._get_init_params(locals())
-        # the resolved likelihoods are saved, so a model loads without data
-        self.init_params_["non_kwargs"]["likelihoods"] = likelihoods
-        self.init_params_["non_kwargs"].pop("mdata", None)
-        self.module = self._module_cls(
-            n_input_1=self.summary_stats[f"n_{REGISTRY_KEYS.X_1}"],
-            n_input_2=self.summary_stats[f"n_{REGISTRY_KEYS.X_2}"],
-            likelihood_1=likelihoods[self.modalities[0]],
-            likelihood_2=likelihoods[self.modalities[1]],
+        likelihoods = self._start(mdata, registry, likelihoods)
+        self._save_init_params(locals(), likelihoods)
+        self.module = self._build_module(
+            likelihoods,
             n_latent=n_latent,
             n_hidden=n_hidden,
             n_layers=n_layers,
@@ -136,19 +141,29 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
             temperature=temperature,
             variant=variant,
             similarity=similarity,
+            contrast=contrast,
+            ot_warmup_epochs=ot_warmup_epochs,
+            ot_epsilon=ot_epsilon,
+            geometry_weight=geometry_weight,
             use_reconstruction=use_reconstruction,
             use_group_clip=use_group_clip,
             use_backtranslation=use_backtranslation,
         )
-        if mdata is not None:
-            for index in (1, 2):
-                self.module.heads[str(index)].fit_statistics(self.adata_manager.get_from_registry(_X[index]))
         terms = [
             t
             for t, on in (
                 ("reconstruction", use_reconstruction),
-                ("GroupCLIP", use_group_clip),
+                (
+                    {
+                        "group": "GroupCLIP",
+                        "instance": "instance CLIP",
+                        "within": "SupCon within modality",
+                        "ot_refined": "OT-refined GroupCLIP",
+                    }.get(contrast, contrast),
+                    use_group_clip,
+                ),
                 ("backtranslation", use_backtranslation),
+                ("within-group geometry", geometry_weight > 0),
             )
             if on
         ]
@@ -158,6 +173,32 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
             f"losses: {', '.join(terms)}; alpha={alpha}, beta={beta}, temperature={temperature}, "
             f"variant={variant!r}."
         )
+
+    def _start(self, mdata: MuData | None, registry: dict | None, likelihoods: Mapping[str, str] | None) -> dict:
+        """Base-class set-up shared by GROOVE and its subclasses; returns the resolved likelihoods."""
+        super().__init__(mdata, registry=registry)
+        self.modalities: tuple[str, str] = tuple(self.registry_["setup_args"]["modalities"])
+        return self._resolve_likelihoods(likelihoods)
+
+    def _save_init_params(self, init_locals: dict, likelihoods: dict[str, str]) -> None:
+        self.init_params_ = self._get_init_params(init_locals)
+        # the resolved likelihoods are saved, so a model loads without data
+        self.init_params_["non_kwargs"]["likelihoods"] = likelihoods
+        self.init_params_["non_kwargs"].pop("mdata", None)
+
+    def _build_module(self, likelihoods: dict[str, str], **options):
+        """The module for the registered sizes and likelihoods; heads fitted to the data if any."""
+        module = self._module_cls(
+            n_input_1=self.summary_stats[f"n_{REGISTRY_KEYS.X_1}"],
+            n_input_2=self.summary_stats[f"n_{REGISTRY_KEYS.X_2}"],
+            likelihood_1=likelihoods[self.modalities[0]],
+            likelihood_2=likelihoods[self.modalities[1]],
+            **options,
+        )
+        if self.adata is not None:
+            for index in (1, 2):
+                module.heads[str(index)].fit_statistics(self.adata_manager.get_from_registry(_X[index]))
+        return module
 
     def _resolve_likelihoods(self, likelihoods: Mapping[str, str] | None) -> dict[str, str]:
         likelihoods = dict(likelihoods or {})

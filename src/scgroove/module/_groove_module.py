@@ -7,7 +7,7 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
 from scgroove._constants import REGISTRY_KEYS
-from scgroove.losses import Similarity, Variant, group_clip_loss
+from scgroove.losses import CONTRASTS, Contrast, Similarity, Variant, geometry_loss, ot_refined_clip_loss
 from scgroove.module._likelihoods import make_head
 from scgroove.module._networks import mlp
 
@@ -34,6 +34,19 @@ class GROOVEModule(BaseModuleClass):
         Weight of the backtranslation loss (second step).
     temperature, variant, similarity
         GroupCLIP settings, see :func:`scgroove.losses.group_clip_loss`.
+    contrast
+        Which contrastive term: ``"group"`` (GroupCLIP, GROOVE's), ``"instance"`` (CLIP on
+        random same-label pairs, :func:`~scgroove.losses.instance_clip_loss`) or ``"within"``
+        (SupCon inside each modality, :func:`~scgroove.losses.within_modality_supcon_loss`) or
+        ``"ot_refined"`` (GroupCLIP whose positives are sharpened by the batch's labeled OT plan
+        after ``ot_warmup_epochs``, :func:`~scgroove.losses.ot_refined_clip_loss`).
+        ``variant`` applies to ``"group"`` only.
+    ot_warmup_epochs, ot_epsilon
+        For ``contrast="ot_refined"``: plain GroupCLIP for this many epochs, then the OT weight
+        ramps linearly to 1 over as many epochs; entropic regularisation of the batch plans.
+    geometry_weight
+        Weight of the within-group geometry term (:func:`~scgroove.losses.geometry_loss`, one per
+        modality) added to the first step; 0 switches it off.
     use_reconstruction, use_group_clip, use_backtranslation
         Switch each loss term on or off (ablations are the same class).
     """
@@ -53,6 +66,10 @@ class GROOVEModule(BaseModuleClass):
         temperature: float = 0.1,
         variant: Variant = "in",
         similarity: Similarity = "cosine",
+        contrast: Contrast = "group",
+        ot_warmup_epochs: int = 10,
+        ot_epsilon: float = 0.05,
+        geometry_weight: float = 0.0,
         use_reconstruction: bool = True,
         use_group_clip: bool = True,
         use_backtranslation: bool = True,
@@ -60,6 +77,15 @@ class GROOVEModule(BaseModuleClass):
         super().__init__()
         if not (use_reconstruction or use_group_clip):
             raise ValueError("At least one of use_reconstruction and use_group_clip must be True.")
+        if contrast not in (*CONTRASTS, "ot_refined"):
+            raise ValueError(f"contrast must be one of {[*CONTRASTS, 'ot_refined']}, got {contrast!r}.")
+        if geometry_weight < 0 or ot_epsilon <= 0 or ot_warmup_epochs < 0:
+            raise ValueError("geometry_weight and ot_warmup_epochs must be >= 0 and ot_epsilon > 0.")
+        self.contrast = contrast
+        self.ot_warmup_epochs, self.ot_epsilon = ot_warmup_epochs, ot_epsilon
+        self.geometry_weight = geometry_weight
+        # weight of the OT plan in the positives of contrast="ot_refined" (set by the training plan)
+        self.refinement = 0.0
         self.n_latent = n_latent
         self.alpha, self.beta = alpha, beta
         self.temperature, self.variant, self.similarity = temperature, variant, similarity
@@ -86,6 +112,13 @@ class GROOVEModule(BaseModuleClass):
     def decode(self, z: torch.Tensor, modality: int) -> torch.Tensor:
         """Decoder output (likelihood parameters) for modality 1 or 2."""
         return self.decoders[str(modality)](z)
+
+    def geometry_features(self, x: torch.Tensor, modality: int) -> torch.Tensor:
+        """Features whose within-group distances the geometry term preserves (counts: log-normalised)."""
+        head = self.heads[str(modality)]
+        if head.name == "nb":
+            return torch.log1p(x / x.sum(1, keepdim=True).clamp_min(1.0) * 1e4)
+        return head.encoder_input(x)
 
     def reconstruction_nll(self, decoded: torch.Tensor, x: torch.Tensor, modality: int) -> torch.Tensor:
         return self.heads[str(modality)].nll(decoded, x)
@@ -116,25 +149,37 @@ class GROOVEModule(BaseModuleClass):
         rec_1 = self.reconstruction_nll(generative_outputs["decoded_1"], x_1, 1)
         rec_2 = self.reconstruction_nll(generative_outputs["decoded_2"], x_2, 2)
         z_1, z_2 = inference_outputs["z_1"], inference_outputs["z_2"]
-        gc = group_clip_loss(
-            z_1,
-            z_2,
-            tensors[_LABELS[1]].reshape(-1),
-            tensors[_LABELS[2]].reshape(-1),
-            temperature=self.temperature,
-            variant=self.variant,
-            similarity=self.similarity,
-        )
+        labels_1, labels_2 = tensors[_LABELS[1]].reshape(-1), tensors[_LABELS[2]].reshape(-1)
+        if self.contrast == "ot_refined":
+            options = {"refinement": self.refinement, "epsilon": self.ot_epsilon}
+            contrast = ot_refined_clip_loss
+        else:
+            options = {"variant": self.variant} if self.contrast == "group" else {}
+            contrast = CONTRASTS[self.contrast]
+        gc = contrast(z_1, z_2, labels_1, labels_2, temperature=self.temperature, similarity=self.similarity, **options)
         total = z_1.new_zeros(())
         if self.use_reconstruction:
             total = total + rec_1.mean() + rec_2.mean()
         if self.use_group_clip:
             total = total + self.alpha * gc
+        extra = {}
+        if self.geometry_weight > 0:
+            geometry = sum(
+                geometry_loss(z, self.geometry_features(x, m), labels)
+                for m, z, x, labels in ((1, z_1, x_1, labels_1), (2, z_2, x_2, labels_2))
+            )
+            total = total + self.geometry_weight * geometry
+            extra["geometry"] = geometry
         # per-cell terms of modalities of different sizes are concatenated, never summed
         return LossOutput(
             loss=total,
             reconstruction_loss=torch.cat([rec_1, rec_2]),
-            extra_metrics={"reconstruction_1": rec_1.mean(), "reconstruction_2": rec_2.mean(), "group_clip": gc},
+            extra_metrics={
+                "reconstruction_1": rec_1.mean(),
+                "reconstruction_2": rec_2.mean(),
+                "group_clip": gc,
+                **extra,
+            },
         )
 
     @torch.no_grad()

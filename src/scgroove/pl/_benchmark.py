@@ -50,3 +50,54 @@ def benchmark_bars(
     ax.set_title(f"{aligner} ({epsilon_choice} epsilon); bars: mean +- s.e. over seeds")
     ax.legend(fontsize=7, ncols=2)
     return ax
+
+
+def sensitivity_landscape(
+    table: pd.DataFrame,
+    metric: str = "within_label_foscttm",
+    aligner: str = "",
+    ax: Axes | None = None,
+    cmap: str = "viridis_r",
+) -> Axes:
+    """Mean score over seeds on the beta x temperature grid of :func:`scgroove.benchmark.sensitivity_sweep`.
+
+    Filled contours (log temperature axis) when the grid has at least 2 x 2 points, a heatmap
+    otherwise; every trained grid point is marked and labelled with its mean, and the best one
+    (lowest mean: every benchmark metric but ``trace`` is lower-better) is circled.
+
+    Parameters
+    ----------
+    table
+        Output of :func:`scgroove.benchmark.sensitivity_sweep`.
+    metric
+        A metric of the table. Latent metrics have ``aligner == ""``; pass ``aligner`` for
+        ``trace`` and ``bary_foscttm``.
+    aligner
+        Which aligner's rows (``""`` for latent metrics).
+    """
+    rows = table[(table["metric"] == metric) & (table["aligner"].fillna("") == aligner)]
+    if rows.empty:
+        raise ValueError(f"No rows with metric {metric!r} and aligner {aligner!r} in the table.")
+    grid = rows.pivot_table(index="temperature", columns="beta", values="value", aggfunc="mean")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    betas, temperatures = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    values = grid.to_numpy()
+    higher_is_better = metric == "trace"
+    if values.shape[0] >= 2 and values.shape[1] >= 2:
+        image = ax.contourf(betas, temperatures, values, levels=12, cmap=cmap if not higher_is_better else "viridis")
+        ax.set_yscale("log")
+    else:
+        image = ax.pcolormesh(betas, temperatures, values, cmap=cmap, shading="nearest")
+    beta_grid, temperature_grid = np.meshgrid(betas, temperatures)
+    ax.scatter(beta_grid, temperature_grid, c="k", s=8)
+    for (i, j), value in np.ndenumerate(values):
+        ax.annotate(f"{value:.3f}", (betas[j], temperatures[i]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    best = np.nanargmax(values) if higher_is_better else np.nanargmin(values)
+    i, j = np.unravel_index(best, values.shape)
+    ax.scatter([betas[j]], [temperatures[i]], s=160, facecolors="none", edgecolors="red", linewidths=2)
+    ax.set_xlabel("beta (backtranslation weight)")
+    ax.set_ylabel("temperature")
+    ax.figure.colorbar(image, ax=ax, label=metric + (f" ({aligner})" if aligner else ""))
+    ax.set_title(f"sensitivity: {metric}, mean of {rows['seed'].nunique()} seed(s)")
+    return ax

@@ -85,6 +85,14 @@ class GROOVETrainingPlan(pl.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
         optimizer.step()
 
+    def on_train_epoch_start(self) -> None:
+        """Ramp the OT weight of ``contrast="ot_refined"``: 0 during warm-up, then linearly to 1."""
+        warmup = getattr(self.module, "ot_warmup_epochs", 0)
+        if getattr(self.module, "contrast", None) == "ot_refined":
+            ramp = (self.current_epoch - warmup + 1) / max(warmup, 1)
+            self.module.refinement = float(min(max(ramp, 0.0), 1.0))
+            self.log("ot_refinement", self.module.refinement, on_step=False, on_epoch=True)
+
     def training_step(self, batch, batch_idx):
         optimizer = self.optimizers()
         _, _, first = self.module(batch)
