@@ -192,3 +192,24 @@ def test_sensitivity_sweep_and_landscape():
         sg.pl.sensitivity_landscape(table, "bary_foscttm", aligner="labeled_gw")
     with pytest.raises(ValueError, match="temperatures must be > 0"):
         benchmark.sensitivity_sweep(temperatures=[0.0])
+
+
+def test_select_learner_relearns_on_merged_labels_and_picks_the_informative_one(monkeypatch):
+    seen = []
+
+    def truth_latent(mdata, key, modalities, seed, epochs):
+        seen.append(set(mdata["rna"].obs[key]))
+        return benchmark.Representation(*(mdata[m].obsm["X_true_latent"] for m in modalities), shared=True)
+
+    def blind(mdata, key, modalities, seed, epochs):
+        rng = np.random.default_rng(seed)
+        return benchmark.Representation(*(rng.normal(size=(mdata[m].n_obs, 3)) for m in modalities), shared=True)
+
+    monkeypatch.setitem(benchmark.LEARNERS, "truth_latent", truth_latent)
+    monkeypatch.setitem(benchmark.LEARNERS, "blind", blind)
+    data = benchmark.make_dataset("sim_rho1.0", 0, {"n_perturbations": 5, "cells_per_perturbation": 20})
+    selection = benchmark.select_learner(data, ["blind", "truth_latent"], n_repeats=2, epsilon=0.05)
+    assert selection.best == {"learner": "truth_latent"}
+    assert len(selection.scores) == 4 and set(selection.scores["learner"]) == {"blind", "truth_latent"}
+    assert seen and all(all(label.startswith("coarse_") for label in labels) for labels in seen)
+    assert not any(str(v).startswith("coarse_") for v in data.mdata["rna"].obs["perturbation"])  # input untouched

@@ -287,7 +287,9 @@ def test_within_group_options_train_and_log_their_terms(small_mdata):
     model = sg.GROOVE(
         small_mdata, n_latent=8, n_hidden=32, contrast="ot_refined", ot_warmup_epochs=2, geometry_weight=1.0
     )
-    assert "OT-refined GroupCLIP" in model._model_summary_string and "within-group geometry" in model._model_summary_string
+    assert (
+        "OT-refined GroupCLIP" in model._model_summary_string and "within-group geometry" in model._model_summary_string
+    )
     model.train(max_epochs=6, **QUIET)
     refinement = model.history["ot_refinement"].to_numpy().ravel().astype(float)
     np.testing.assert_allclose(refinement, [0, 0, 0.5, 1, 1, 1])  # 2 plain epochs, then a 2-epoch ramp

@@ -2,7 +2,7 @@
 
 from scgroove.benchmark._config import DEFAULT_CONFIG, load_config
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
-from scgroove.benchmark._learners import BASELINES, GROOVE_VARIANTS, LEARNERS, Representation
+from scgroove.benchmark._learners import BASELINES, GROOVE_VARIANTS, LEARNERS, WITHIN_GROUP_OPTIONS, Representation
 from scgroove.benchmark._runner import (
     DEFAULT_EPSILON,
     DEFAULT_EPSILONS,
@@ -11,6 +11,7 @@ from scgroove.benchmark._runner import (
     run_benchmark,
     run_cell,
 )
+from scgroove.benchmark._selection import select_learner
 from scgroove.benchmark._sensitivity import sensitivity_sweep
 from scgroove.benchmark._stats import paired_tests, summarize
 
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_EPSILONS",
     "GROOVE_VARIANTS",
     "LEARNERS",
+    "WITHIN_GROUP_OPTIONS",
     "BenchmarkData",
     "Representation",
     "evaluate_representation",
@@ -30,6 +32,7 @@ __all__ = [
     "paired_tests",
     "run_benchmark",
     "run_cell",
+    "select_learner",
     "sensitivity_sweep",
     "summarize",
 ]

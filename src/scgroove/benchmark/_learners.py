@@ -13,11 +13,17 @@ from mudata import MuData
 
 @dataclass
 class Representation:
-    """One representation per modality; ``shared`` says whether both live in one space."""
+    """One representation per modality; ``shared`` says whether both live in one space.
+
+    ``relearn(labels1, labels2)``, for learners that use the labels, learns the representation
+    again from the same data with other labels (the held-out label resolution rule needs a
+    representation that never saw the labels it is scored on); ``None`` for label-blind learners.
+    """
 
     x1: np.ndarray
     x2: np.ndarray
     shared: bool
+    relearn: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 Learner = Callable[[MuData, str, tuple[str, str], int, int], Representation]
@@ -31,6 +37,15 @@ GROOVE_VARIANTS: dict[str, dict] = {
     "no_backtranslation": {"use_backtranslation": False},
     "no_group_clip": {"use_group_clip": False},
     "autoencoder": {"use_group_clip": False, "use_backtranslation": False},
+}
+
+
+#: GROOVE options for matching cells inside groups (issue 8), as benchmark learners.
+WITHIN_GROUP_OPTIONS: dict[str, dict] = {
+    "groove_ot_refined": {"contrast": "ot_refined"},
+    "groove_geometry": {"geometry_weight": 1.0},
+    # the sensitivity landscape favours a warmer GroupCLIP: softer positives keep within-group structure
+    "groove_tau0.5": {"temperature": 0.5},
 }
 
 
@@ -51,6 +66,14 @@ def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 
     return spaces[0], spaces[1]
 
 
+def relabelled_copy(mdata: MuData, key: str, modalities: tuple[str, str], labels1, labels2) -> MuData:
+    """A copy of the two modalities with ``key`` replaced by other labels (the input is untouched)."""
+    relabelled = MuData({m: mdata.mod[m].copy() for m in modalities})
+    for m, labels in zip(modalities, (labels1, labels2), strict=True):
+        relabelled.mod[m].obs[key] = np.asarray(labels).astype(str)
+    return relabelled
+
+
 def groove_learner(model_class: str = "GROOVE", **flags) -> Learner:
     """A learner that trains ``scgroove.<model_class>`` (GROOVE or LabelAwareVAE) with ``flags``."""
 
@@ -65,7 +88,12 @@ def groove_learner(model_class: str = "GROOVE", **flags) -> Learner:
         model = model_cls(mdata, **flags)
         model.train(max_epochs=epochs, enable_progress_bar=False, seed=seed)
         z = model.get_latent_representation(mdata)
-        return Representation(z[modalities[0]], z[modalities[1]], shared=True)
+
+        def relearn(labels1: np.ndarray, labels2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            again = learn(relabelled_copy(mdata, key, modalities, labels1, labels2), key, modalities, seed, epochs)
+            return again.x1, again.x2
+
+        return Representation(z[modalities[0]], z[modalities[1]], shared=True, relearn=relearn)
 
     return learn
 
@@ -79,9 +107,13 @@ def pca_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int,
 def label_only_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
     """One-hot labels as the 'representation': knows the group, nothing inside it (a floor)."""
     labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-    categories = np.unique(np.concatenate(labels))
-    onehot = [(lab[:, None] == categories[None, :]).astype(np.float32) for lab in labels]
-    return Representation(onehot[0], onehot[1], shared=True)
+    return Representation(*_one_hot(*labels), shared=True, relearn=_one_hot)
+
+
+def _one_hot(labels1, labels2) -> tuple[np.ndarray, np.ndarray]:
+    labels1, labels2 = np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)
+    categories = np.unique(np.concatenate([labels1, labels2]))
+    return tuple((lab[:, None] == categories[None, :]).astype(np.float32) for lab in (labels1, labels2))
 
 
 def uniport_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
@@ -89,11 +121,17 @@ def uniport_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: 
     from scgroove.benchmark._external import uniport_latents
 
     x1, x2 = uniport_latents(mdata, key, modalities, seed=seed, epochs=epochs)
-    return Representation(x1, x2, shared=True)
+
+    def relearn(labels1, labels2):
+        relabelled = relabelled_copy(mdata, key, modalities, labels1, labels2)
+        return uniport_latents(relabelled, key, modalities, seed=seed, epochs=epochs)
+
+    return Representation(x1, x2, shared=True, relearn=relearn)
 
 
 LEARNERS: dict[str, Learner] = {
     **{name: groove_learner(**flags) for name, flags in GROOVE_VARIANTS.items()},
+    **{name: groove_learner(**flags) for name, flags in WITHIN_GROUP_OPTIONS.items()},
     "label_aware_vae": groove_learner("LabelAwareVAE"),
     "pca": pca_learner,
     "label_only": label_only_learner,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from scgroove import metrics
-from scgroove.align import METHODS, SHARED_SPACE, align
+from scgroove.align import METHODS, SHARED_SPACE, align, select_by_label_resolution
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, Representation, pca_per_modality
 from scgroove.datasets import true_matching
@@ -27,6 +27,7 @@ DEFAULT_EPSILONS = {
     "labeled_gw": [0.005, 0.01, 0.05],
     "gw": [0.005, 0.01, 0.05],
     "labeled_fgw": [0.005, 0.01, 0.05],
+    "labeled_fgw_auto": [0.005, 0.01, 0.05],
     "labeled_coot": [0.01, 0.05, 0.2],
     "coot": [0.01, 0.05, 0.2],
 }
@@ -36,9 +37,49 @@ DEFAULT_EPSILON = {
     "labeled_gw": 0.01,
     "gw": 0.01,
     "labeled_fgw": 0.01,
+    "labeled_fgw_auto": 0.01,
     "labeled_coot": 0.05,
     "coot": 0.05,
 }
+
+
+#: Benchmark aligners beyond :data:`scgroove.align.METHODS`: labeled FGW with the structure weight
+#: chosen by the held-out label resolution rule (no ground truth).
+ALIGNER_METHOD = {"labeled_fgw_auto": "labeled_fgw"}
+#: Fused aligners: the latent cost plus each modality's PCA structure, and their fixed options.
+FUSED = {"labeled_fgw": {}, "labeled_fgw_auto": {}}
+ALIGNERS = (*METHODS, *ALIGNER_METHOD)
+
+
+#: Structure weights tried by ``labeled_fgw_auto`` in the benchmark.
+AUTO_ALPHAS = (0.0, 0.5, 1.0)
+
+
+def fgw_with_label_resolution_alpha(rep: Representation, labels1, labels2, params: dict, n_repeats: int = 2):
+    """Labeled FGW whose ``alpha`` is chosen by the held-out label resolution rule, label-blind.
+
+    For each random merge of label pairs, the representation is learnt again from the merged
+    labels (:attr:`Representation.relearn`), so the latent never saw the fine labels the rule
+    scores; label-blind representations are reused as they are. The candidates
+    :data:`AUTO_ALPHAS` are scored on the same merges and the best is run on the real labels.
+    """
+    cache: dict[int, tuple] = {}
+
+    def align_with_labels(coarse1, coarse2, alpha):
+        key = hash((tuple(coarse1), tuple(coarse2)))
+        if key not in cache:
+            cache[key] = rep.relearn(coarse1, coarse2) if rep.relearn is not None else (rep.x1, rep.x2)
+        z1, z2 = cache[key]
+        options = {**params, "alpha": alpha}
+        return align(z1, z2, coarse1, coarse2, method="labeled_fgw", **options)
+
+    selection = select_by_label_resolution(
+        align_with_labels, labels1, labels2, {"alpha": list(AUTO_ALPHAS)}, n_repeats=n_repeats
+    )
+    final = {**params, "alpha": selection.best["alpha"]}
+    coupling = align(rep.x1, rep.x2, labels1, labels2, method="labeled_fgw", **final)
+    coupling.info["alpha_selection"] = selection.scores.groupby("alpha")["resolution"].mean().to_dict()
+    return coupling
 
 
 def _cell_file(out_dir: Path, dataset: str, seed: int, learner: str) -> Path:
@@ -95,6 +136,10 @@ def run_cell(
     return pd.DataFrame([(dataset, seed, learner, *row) for row in rows], columns=COLUMNS)
 
 
+def eps_value(epsilon: float | None) -> float:
+    return np.nan if epsilon is None else epsilon
+
+
 def evaluate_representation(
     data: BenchmarkData, rep: Representation, aligners: Sequence[str], epsilons: dict[str, list[float]]
 ) -> list[tuple]:
@@ -103,19 +148,34 @@ def evaluate_representation(
     match = true_matching(data.mdata, data.modalities)
     labels1 = data.mdata.mod[m1].obs[data.key].astype(str).to_numpy()
     labels2 = data.mdata.mod[m2].obs[data.key].astype(str).to_numpy()
-    _, target_space = pca_per_modality(data.mdata, data.modalities)
+    source_space, target_space = pca_per_modality(data.mdata, data.modalities)
     rows = []
     if rep.shared:
         rows.append(("", np.nan, "latent_foscttm", metrics.foscttm(rep.x1, rep.x2, match)))
         within = metrics.within_label_foscttm(rep.x1, rep.x2, labels1, labels2, match)
         rows.append(("", np.nan, "within_label_foscttm", within))
     for aligner in aligners:
-        if aligner in SHARED_SPACE and not rep.shared:
+        if ALIGNER_METHOD.get(aligner, aligner) in SHARED_SPACE and not rep.shared:
             continue
         for epsilon in epsilons.get(aligner, [None]):
             params = {} if epsilon is None else {"epsilon": epsilon}
-            coupling = align(rep.x1, rep.x2, labels1, labels2, method=aligner, **params)
-            eps = np.nan if epsilon is None else epsilon
+            if aligner in FUSED:  # the latent cost fused with each modality's own PCA geometry
+                params.update(structure1=source_space, structure2=target_space, **FUSED[aligner])
+            if aligner == "labeled_fgw_auto":
+                coupling = fgw_with_label_resolution_alpha(rep, labels1, labels2, params)
+                chosen = coupling.params["alpha"]
+                rows.append((aligner, eps_value(epsilon), "chosen_alpha", chosen))
+                for alpha in AUTO_ALPHAS:  # every candidate on the real labels: how good was the choice?
+                    fixed = (
+                        coupling
+                        if alpha == chosen
+                        else align(rep.x1, rep.x2, labels1, labels2, method="labeled_fgw", **{**params, "alpha": alpha})
+                    )
+                    bary = metrics.barycentric_foscttm(fixed, target_space, match)
+                    rows.append((aligner, eps_value(epsilon), f"bary_foscttm_alpha_{alpha}", bary))
+            else:
+                coupling = align(rep.x1, rep.x2, labels1, labels2, method=aligner, **params)
+            eps = eps_value(epsilon)
             rows.append((aligner, eps, "trace", metrics.trace(coupling, match)))
             rows.append((aligner, eps, "bary_foscttm", metrics.barycentric_foscttm(coupling, target_space, match)))
     return rows
@@ -138,7 +198,9 @@ def run_benchmark(
     Parameters
     ----------
     learners, aligners, datasets
-        Names from :data:`LEARNERS`, :data:`scgroove.align.METHODS` and :data:`DATASETS`.
+        Names from :data:`LEARNERS`, :data:`ALIGNERS` (:data:`scgroove.align.METHODS` and
+        ``labeled_fgw_auto``) and :data:`DATASETS`. ``labeled_fgw`` and ``labeled_fgw_auto`` fuse
+        the latent cost with each modality's own 30-PC geometry.
     seeds
         Seeds: each changes the simulated data (or the hidden 85% subsets of real data) and the
         training.
@@ -161,7 +223,7 @@ def run_benchmark(
     """
     for kind, names, known in (
         ("learner", learners, LEARNERS),
-        ("aligner", aligners, METHODS),
+        ("aligner", aligners, ALIGNERS),
         ("dataset", datasets, DATASETS),
     ):
         unknown = [name for name in names if name not in known]
