@@ -194,7 +194,7 @@ def test_sensitivity_sweep_and_landscape():
         benchmark.sensitivity_sweep(temperatures=[0.0])
 
 
-def test_select_learner_relearns_on_merged_labels_and_picks_the_informative_one(monkeypatch):
+def test_select_pipeline_relearns_on_merged_labels_and_picks_the_informative_one(monkeypatch):
     seen = []
 
     def truth_latent(mdata, key, modalities, seed, epochs):
@@ -208,8 +208,11 @@ def test_select_learner_relearns_on_merged_labels_and_picks_the_informative_one(
     monkeypatch.setitem(benchmark.LEARNERS, "truth_latent", truth_latent)
     monkeypatch.setitem(benchmark.LEARNERS, "blind", blind)
     data = benchmark.make_dataset("sim_rho1.0", 0, {"n_perturbations": 5, "cells_per_perturbation": 20})
-    selection = benchmark.select_learner(data, ["blind", "truth_latent"], n_repeats=2, epsilon=0.05)
-    assert selection.best == {"learner": "truth_latent"}
-    assert len(selection.scores) == 4 and set(selection.scores["learner"]) == {"blind", "truth_latent"}
+    candidates = [("blind", "labeled_ot"), ("truth_latent", "labeled_ot"), ("label_only", "labeled_ot")]
+    selection = benchmark.select_pipeline(data, candidates, n_repeats=2)
+    assert selection.best == {"pipeline": "truth_latent+labeled_ot"}
+    assert len(selection.scores) == 6 and selection.scores.groupby("pipeline").size().eq(2).all()
+    resolution = selection.scores.groupby("pipeline")["resolution"].mean()
+    assert resolution["label_only+labeled_ot"] == pytest.approx(0.5, abs=0.1)  # merged one-hots: chance
     assert seen and all(all(label.startswith("coarse_") for label in labels) for labels in seen)
     assert not any(str(v).startswith("coarse_") for v in data.mdata["rna"].obs["perturbation"])  # input untouched

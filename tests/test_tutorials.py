@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 
 
 def test_there_are_tutorials():
-    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "real_data"}
+    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "real_data", "benchmark"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -11,7 +11,7 @@ from scgroove.benchmark._runner import (
     run_benchmark,
     run_cell,
 )
-from scgroove.benchmark._selection import select_learner
+from scgroove.benchmark._selection import select_pipeline
 from scgroove.benchmark._sensitivity import sensitivity_sweep
 from scgroove.benchmark._stats import paired_tests, summarize
 
@@ -32,7 +32,7 @@ __all__ = [
     "paired_tests",
     "run_benchmark",
     "run_cell",
-    "select_learner",
+    "select_pipeline",
     "sensitivity_sweep",
     "summarize",
 ]

@@ -1,4 +1,4 @@
-"""Choosing a learner (a GROOVE option) for a dataset without ground truth."""
+"""Choosing a pipeline (learner + aligner) for a dataset without ground truth."""
 
 from __future__ import annotations
 
@@ -6,59 +6,67 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scgroove.align import Selection, align, select_by_label_resolution
+from scgroove.align import SHARED_SPACE, Selection, align, select_by_label_resolution
 from scgroove.benchmark._datasets import BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, relabelled_copy
-from scgroove.benchmark._runner import quiet_libraries
+from scgroove.benchmark._runner import DEFAULT_EPSILON, quiet_libraries
 
 
-def select_learner(
+def select_pipeline(
     data: BenchmarkData,
-    learners: Sequence[str],
+    pipelines: Sequence[tuple[str, str]],
     seed: int = 0,
     epochs: int = 20,
-    aligner: str = "labeled_ot",
     n_repeats: int = 2,
-    **aligner_params,
+    epsilons: dict[str, float] | None = None,
 ) -> Selection:
-    """Pick among ``learners`` by the held-out label resolution rule (no ground truth used).
+    """Pick a ``(learner, aligner)`` pipeline by the held-out label resolution rule (no ground truth).
 
     For each of ``n_repeats`` random merges of label pairs, every candidate learner is trained on
-    the merged labels only, its latents are aligned with ``aligner`` under the merged labels, and
-    the coupling mass landing on pairs that share their original label is measured
-    (:func:`scgroove.align.label_resolution`). The learner that resolves the hidden labels best
-    is chosen: it is the one whose latent carries the most cross-modal structure *inside* the
-    groups it was trained on.
+    the merged labels only, its representation is aligned with its aligner under the merged
+    labels, and the coupling mass landing on pairs that share their original label is measured
+    (:func:`scgroove.align.label_resolution`). The pipeline that resolves the hidden labels best
+    is chosen: the one that carries the most cross-modal structure *inside* the groups it was
+    given. Each learner is trained once per merge, whatever the number of its aligners.
 
     Parameters
     ----------
     data
         A benchmark dataset (its truth is not used).
-    learners
-        Names of :data:`scgroove.benchmark.LEARNERS` with a shared latent space.
+    pipelines
+        ``(learner, aligner)`` pairs: names of :data:`scgroove.benchmark.LEARNERS` and labeled
+        aligners of :func:`scgroove.align.align`, e.g. ``[("groove", "labeled_ot"),
+        ("pca", "labeled_gw")]``.
     seed, epochs
         Training seed and epochs of every candidate.
-    aligner, **aligner_params
-        The shared-space aligner used for the rule.
     n_repeats
         Random merges per candidate.
+    epsilons
+        Epsilon per aligner (default: :data:`scgroove.benchmark.DEFAULT_EPSILON`).
 
     Returns
     -------
-    :class:`scgroove.align.Selection`; ``best["learner"]`` is the choice.
+    :class:`scgroove.align.Selection`; ``best["pipeline"]`` is the chosen ``"learner+aligner"``.
     """
     m1, m2 = data.modalities
     labels1 = data.mdata.mod[m1].obs[data.key].astype(str).to_numpy()
     labels2 = data.mdata.mod[m2].obs[data.key].astype(str).to_numpy()
+    epsilons = {**DEFAULT_EPSILON, **(epsilons or {})}
+    cache: dict[tuple, object] = {}
 
-    def align_with_labels(coarse1: np.ndarray, coarse2: np.ndarray, learner: str):
-        relabelled = relabelled_copy(data.mdata, data.key, data.modalities, coarse1, coarse2)
-        with quiet_libraries():
-            rep = LEARNERS[learner](relabelled, data.key, data.modalities, seed, epochs)
-        if not rep.shared:
-            raise ValueError(f"Learner {learner!r} has no shared latent space; the rule needs one.")
-        return align(rep.x1, rep.x2, coarse1, coarse2, method=aligner, **aligner_params)
+    def align_with_labels(coarse1: np.ndarray, coarse2: np.ndarray, pipeline: str):
+        learner, aligner = pipeline.split("+")
+        key = (learner, hash((tuple(coarse1), tuple(coarse2))))
+        if key not in cache:
+            with quiet_libraries():
+                relabelled = relabelled_copy(data.mdata, data.key, data.modalities, coarse1, coarse2)
+                cache[key] = LEARNERS[learner](relabelled, data.key, data.modalities, seed, epochs)
+        rep = cache[key]
+        if aligner in SHARED_SPACE and not rep.shared:
+            raise ValueError(f"Learner {learner!r} has no shared space; aligner {aligner!r} needs one.")
+        return align(rep.x1, rep.x2, coarse1, coarse2, method=aligner, epsilon=epsilons[aligner])
 
+    names = [f"{learner}+{aligner}" for learner, aligner in pipelines]
     return select_by_label_resolution(
-        align_with_labels, labels1, labels2, {"learner": list(learners)}, n_repeats=n_repeats, seed=seed
+        align_with_labels, labels1, labels2, {"pipeline": names}, n_repeats=n_repeats, seed=seed
     )
