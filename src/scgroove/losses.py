@@ -233,10 +233,11 @@ def soft_group_clip_loss(
     .. math::
 
         \ell_i = -\log \frac{\sum_j \hat w_{ij}\, e^{s_{ij}/\tau}}{\sum_j e^{s_{ij}/\tau}},
-        \qquad \hat w_{ij} = w_{ij} / \textstyle\sum_k w_{ik}
+        \qquad \hat w_{ij} = |P(i)|\, w_{ij} / \textstyle\sum_k w_{ik}
 
-    in both directions (columns normalised for modality 2's anchors); anchors with no positive
-    weight are left out. Uniform weights over same-label cells give :func:`group_clip_loss`.
+    in both directions (columns for modality 2's anchors), where :math:`P(i)` are the pairs with
+    positive weight, so the weights have mean 1 over them; anchors with no positive weight are
+    left out. Uniform weights over same-label cells give :func:`group_clip_loss` exactly.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
@@ -248,7 +249,9 @@ def soft_group_clip_loss(
         if not keep.any():
             return (z1.sum() + z2.sum()) * 0.0
         lg, lw = lg[keep], lw[keep]
-        lw = lw - torch.logsumexp(lw, dim=1, keepdim=True)
+        # weights scaled to mean 1 over each anchor's positives: uniform weights give GroupCLIP exactly
+        n_positive = torch.isfinite(lw).sum(dim=1, keepdim=True)
+        lw = lw - (torch.logsumexp(lw, dim=1, keepdim=True) - torch.log(n_positive.to(lw.dtype)))
         losses.append((torch.logsumexp(lg, dim=1) - torch.logsumexp(lg + lw, dim=1)).mean())
     return 0.5 * (losses[0] + losses[1])
 
