@@ -23,6 +23,11 @@ def labeled_fgw_auto(
     (:func:`select_by_label_resolution`: merge random pairs of labels, align with the merged
     labels, measure the mass that lands on the hidden original labels) and the best is used.
     ``info["alpha_selection"]`` keeps the candidates and their mean resolution.
+
+    The rule is fair only when ``x1``/``x2`` were not learnt from these labels (e.g. PCA). A
+    latent trained on the labels resolves them trivially, which biases the choice towards small
+    ``alpha``; for GROOVE latents re-learn from merged labels, as
+    :func:`scgroove.benchmark.fgw_with_label_resolution_alpha` does.
     """
     if alpha != "auto":
         return labeled_fgw(x1, x2, labels1, labels2, alpha=alpha, **params)
