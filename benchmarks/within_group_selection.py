@@ -18,7 +18,7 @@ import pandas as pd
 
 from scgroove.benchmark import DEFAULT_EPSILON, evaluate_representation, make_dataset, select_pipeline
 from scgroove.benchmark._learners import LEARNERS
-from scgroove.benchmark._runner import quiet_libraries
+from scgroove.benchmark._runner import DatasetTruth, quiet_libraries
 
 SIM = {"n_perturbations": 8, "cells_per_perturbation": 30}
 PIPELINES = [
@@ -30,12 +30,14 @@ PIPELINES = [
 
 
 def truth_scores(data, seed: int, epochs: int) -> dict[str, float]:
-    scores = {}
+    scores, dataset_truth = {}, DatasetTruth.of(data)
     for learner in dict.fromkeys(learner for learner, _ in PIPELINES):
         with quiet_libraries():
             rep = LEARNERS[learner](data.mdata, data.key, data.modalities, seed, epochs)
             aligners = [a for name, a in PIPELINES if name == learner]
-            rows = evaluate_representation(data, rep, aligners, {a: [DEFAULT_EPSILON[a]] for a in aligners})
+            rows = evaluate_representation(
+                data, rep, aligners, {a: [DEFAULT_EPSILON[a]] for a in aligners}, dataset_truth
+            )
         for aligner, _, metric, value in rows:
             if metric == "bary_foscttm":
                 scores[f"{learner}+{aligner}"] = value

@@ -225,3 +225,29 @@ def test_labeled_fgw_auto_alpha_records_its_choice():
     assert coupling.params["alpha"] in (0.0, 1.0) and coupling.params["alpha_rule"] == "label_resolution"
     stored = sg.align.Coupling.from_uns(coupling.to_uns())
     assert stored.params["alpha_rule"] == "label_resolution"
+
+
+def test_labeled_fgw_auto_relearns_once_per_merge_from_merged_labels():
+    rng = np.random.default_rng(2)
+    labels = np.repeat(list("abcd"), 15)
+    x1, x2 = rng.normal(size=(60, 4)), rng.normal(size=(60, 4))
+    calls = []
+
+    def relearn(coarse1, coarse2):
+        calls.append(set(coarse1) | set(coarse2))
+        return x1 + 0.01, x2 + 0.01
+
+    coupling = sg.align.align(
+        x1,
+        x2,
+        labels,
+        labels,
+        method="labeled_fgw",
+        alpha="auto",
+        alpha_grid=(0.0, 0.5, 1.0),
+        selection_repeats=2,
+        relearn=relearn,
+    )
+    assert len(calls) == 2  # one re-learning per merge, shared by the three candidates
+    assert all(label.startswith("coarse_") for merged in calls for label in merged)
+    assert coupling.params["alpha"] in (0.0, 0.5, 1.0)

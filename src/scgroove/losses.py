@@ -217,10 +217,6 @@ def within_modality_supcon_loss(
     return 0.5 * (losses[0] + losses[1])
 
 
-#: The contrastive term of a GROOVE module, by name.
-CONTRASTS = {"group": group_clip_loss, "instance": instance_clip_loss, "within": within_modality_supcon_loss}
-
-
 def soft_group_clip_loss(
     z1: torch.Tensor,
     z2: torch.Tensor,
@@ -256,6 +252,12 @@ def soft_group_clip_loss(
     return 0.5 * (losses[0] + losses[1])
 
 
+def _label_counts(labels: torch.Tensor) -> torch.Tensor:
+    """For every cell, the number of cells with its label."""
+    _, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+    return counts[inverse].float()
+
+
 @torch.no_grad()
 def labeled_batch_plan(
     z1: torch.Tensor,
@@ -284,10 +286,8 @@ def labeled_batch_plan(
     same = y1[:, None] == y2[None, :]
     cost = 1.0 - F.normalize(z1[keep1].float(), dim=1) @ F.normalize(z2[keep2].float(), dim=1).T
     cost = torch.where(same, cost, cost.new_tensor(2.0 + 50.0 * epsilon))
-    count1 = (y1[:, None] == y1[None, :]).sum(1).float()
-    count2 = (y2[:, None] == y2[None, :]).sum(1).float()
-    a = 1.0 / (count1 * shared.numel())
-    b = 1.0 / (count2 * shared.numel())
+    a = 1.0 / (_label_counts(y1) * shared.numel())
+    b = 1.0 / (_label_counts(y2) * shared.numel())
     solved = ot.bregman.sinkhorn_log(a, b, cost, epsilon, numItermax=n_iter, warn=False)
     plan[torch.nonzero(keep1).reshape(-1)[:, None], torch.nonzero(keep2).reshape(-1)[None, :]] = (
         solved.to(plan.dtype) * same
@@ -349,3 +349,12 @@ def geometry_loss(z: torch.Tensor, features: torch.Tensor, labels: torch.Tensor)
     d_z, d_x = d_z - d_z.mean(), d_x - d_x.mean()
     correlation = (d_z * d_x).sum() / (d_z.norm() * d_x.norm()).clamp_min(1e-12)
     return 1.0 - correlation
+
+
+#: The contrastive term of a GROOVE module, by name.
+CONTRASTS = {
+    "group": group_clip_loss,
+    "instance": instance_clip_loss,
+    "within": within_modality_supcon_loss,
+    "ot_refined": ot_refined_clip_loss,
+}

@@ -15,7 +15,15 @@ FGW_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def labeled_fgw_auto(
-    x1, x2, labels1, labels2, alpha: float | str = 0.5, alpha_grid=FGW_ALPHAS, selection_repeats: int = 3, **params
+    x1,
+    x2,
+    labels1,
+    labels2,
+    alpha: float | str = 0.5,
+    alpha_grid=FGW_ALPHAS,
+    selection_repeats: int = 3,
+    relearn: Callable | None = None,
+    **params,
 ) -> Coupling:
     """:func:`labeled_fgw`; with ``alpha="auto"`` the weight is chosen without ground truth.
 
@@ -26,17 +34,25 @@ def labeled_fgw_auto(
 
     The rule is fair only when ``x1``/``x2`` were not learnt from these labels (e.g. PCA). A
     latent trained on the labels resolves them trivially, which biases the choice towards small
-    ``alpha``; for GROOVE latents re-learn from merged labels, as
-    :func:`scgroove.benchmark.fgw_with_label_resolution_alpha` does.
+    ``alpha``. For such latents pass ``relearn(coarse1, coarse2) -> (z1, z2)``, which learns them
+    again from the merged labels (e.g. :attr:`scgroove.benchmark.Representation.relearn`); it is
+    called once per merge.
     """
     if alpha != "auto":
         return labeled_fgw(x1, x2, labels1, labels2, alpha=alpha, **params)
+    relearnt: dict[int, tuple] = {}
+
+    def align_with_labels(coarse1, coarse2, **candidate):
+        z1, z2 = x1, x2
+        if relearn is not None:
+            key = hash((tuple(coarse1), tuple(coarse2)))
+            if key not in relearnt:
+                relearnt[key] = relearn(coarse1, coarse2)
+            z1, z2 = relearnt[key]
+        return labeled_fgw(z1, z2, coarse1, coarse2, **params, **candidate)
+
     selection = select_by_label_resolution(
-        lambda coarse1, coarse2, **candidate: labeled_fgw(x1, x2, coarse1, coarse2, **params, **candidate),
-        labels1,
-        labels2,
-        {"alpha": list(alpha_grid)},
-        n_repeats=selection_repeats,
+        align_with_labels, labels1, labels2, {"alpha": list(alpha_grid)}, n_repeats=selection_repeats
     )
     coupling = labeled_fgw(x1, x2, labels1, labels2, alpha=selection.best["alpha"], **params)
     mean = selection.scores.groupby("alpha")["resolution"].mean()

@@ -8,13 +8,14 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scgroove import metrics
-from scgroove.align import METHODS, SHARED_SPACE, align, select_by_label_resolution
+from scgroove.align import METHODS, SHARED_SPACE, align
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, Representation, pca_per_modality
 from scgroove.datasets import true_matching
@@ -43,43 +44,14 @@ DEFAULT_EPSILON = {
 }
 
 
+#: Structure weights tried by ``labeled_fgw_auto`` in the benchmark.
+AUTO_ALPHAS = (0.0, 0.5, 1.0)
 #: Benchmark aligners beyond :data:`scgroove.align.METHODS`: labeled FGW with the structure weight
 #: chosen by the held-out label resolution rule (no ground truth).
 ALIGNER_METHOD = {"labeled_fgw_auto": "labeled_fgw"}
-#: Fused aligners: the latent cost plus each modality's PCA structure, and their fixed options.
-FUSED = {"labeled_fgw": {}, "labeled_fgw_auto": {}}
+#: Fused aligners (the latent cost plus each modality's PCA structure) and their fixed options.
+FUSED = {"labeled_fgw": {}, "labeled_fgw_auto": {"alpha": "auto", "alpha_grid": AUTO_ALPHAS, "selection_repeats": 2}}
 ALIGNERS = (*METHODS, *ALIGNER_METHOD)
-
-
-#: Structure weights tried by ``labeled_fgw_auto`` in the benchmark.
-AUTO_ALPHAS = (0.0, 0.5, 1.0)
-
-
-def fgw_with_label_resolution_alpha(rep: Representation, labels1, labels2, params: dict, n_repeats: int = 2):
-    """Labeled FGW whose ``alpha`` is chosen by the held-out label resolution rule, label-blind.
-
-    For each random merge of label pairs, the representation is learnt again from the merged
-    labels (:attr:`Representation.relearn`), so the latent never saw the fine labels the rule
-    scores; label-blind representations are reused as they are. The candidates
-    :data:`AUTO_ALPHAS` are scored on the same merges and the best is run on the real labels.
-    """
-    cache: dict[int, tuple] = {}
-
-    def align_with_labels(coarse1, coarse2, alpha):
-        key = hash((tuple(coarse1), tuple(coarse2)))
-        if key not in cache:
-            cache[key] = rep.relearn(coarse1, coarse2) if rep.relearn is not None else (rep.x1, rep.x2)
-        z1, z2 = cache[key]
-        options = {**params, "alpha": alpha}
-        return align(z1, z2, coarse1, coarse2, method="labeled_fgw", **options)
-
-    selection = select_by_label_resolution(
-        align_with_labels, labels1, labels2, {"alpha": list(AUTO_ALPHAS)}, n_repeats=n_repeats
-    )
-    final = {**params, "alpha": selection.best["alpha"]}
-    coupling = align(rep.x1, rep.x2, labels1, labels2, method="labeled_fgw", **final)
-    coupling.info["alpha_selection"] = selection.scores.groupby("alpha")["resolution"].mean().to_dict()
-    return coupling
 
 
 def _cell_file(out_dir: Path, dataset: str, seed: int, learner: str) -> Path:
@@ -140,15 +112,38 @@ def eps_value(epsilon: float | None) -> float:
     return np.nan if epsilon is None else epsilon
 
 
+@dataclass
+class DatasetTruth:
+    """What scoring needs of a dataset, computed once: the true matching, labels, PCA spaces."""
+
+    match: np.ndarray
+    labels1: np.ndarray
+    labels2: np.ndarray
+    source_space: np.ndarray
+    target_space: np.ndarray
+
+    @classmethod
+    def of(cls, data: BenchmarkData) -> DatasetTruth:
+        labels = [data.mdata.mod[m].obs[data.key].astype(str).to_numpy() for m in data.modalities]
+        spaces = pca_per_modality(data.mdata, data.modalities)
+        return cls(true_matching(data.mdata, data.modalities), *labels, *spaces)
+
+
 def evaluate_representation(
-    data: BenchmarkData, rep: Representation, aligners: Sequence[str], epsilons: dict[str, list[float]]
+    data: BenchmarkData,
+    rep: Representation,
+    aligners: Sequence[str],
+    epsilons: dict[str, list[float]],
+    truth: DatasetTruth | None = None,
 ) -> list[tuple]:
-    """Rows ``(aligner, epsilon, metric, value)`` of one representation of ``data`` against its truth."""
-    m1, m2 = data.modalities
-    match = true_matching(data.mdata, data.modalities)
-    labels1 = data.mdata.mod[m1].obs[data.key].astype(str).to_numpy()
-    labels2 = data.mdata.mod[m2].obs[data.key].astype(str).to_numpy()
-    source_space, target_space = pca_per_modality(data.mdata, data.modalities)
+    """Rows ``(aligner, epsilon, metric, value)`` of one representation of ``data`` against its truth.
+
+    ``truth`` (:meth:`DatasetTruth.of`) saves recomputing it when several representations of
+    one dataset are scored.
+    """
+    truth = truth if truth is not None else DatasetTruth.of(data)
+    match, labels1, labels2 = truth.match, truth.labels1, truth.labels2
+    source_space, target_space = truth.source_space, truth.target_space
     rows = []
     if rep.shared:
         rows.append(("", np.nan, "latent_foscttm", metrics.foscttm(rep.x1, rep.x2, match)))
@@ -157,25 +152,27 @@ def evaluate_representation(
     for aligner in aligners:
         if ALIGNER_METHOD.get(aligner, aligner) in SHARED_SPACE and not rep.shared:
             continue
+        method = ALIGNER_METHOD.get(aligner, aligner)
         for epsilon in epsilons.get(aligner, [None]):
+            eps = eps_value(epsilon)
             params = {} if epsilon is None else {"epsilon": epsilon}
             if aligner in FUSED:  # the latent cost fused with each modality's own PCA geometry
-                params.update(structure1=source_space, structure2=target_space, **FUSED[aligner])
-            if aligner == "labeled_fgw_auto":
-                coupling = fgw_with_label_resolution_alpha(rep, labels1, labels2, params)
+                params.update(structure1=source_space, structure2=target_space)
+            if aligner == "labeled_fgw_auto":  # the rule sees latents re-learnt from merged labels
+                rule = {**FUSED[aligner], "relearn": rep.relearn}
+                coupling = align(rep.x1, rep.x2, labels1, labels2, method=method, **params, **rule)
                 chosen = coupling.params["alpha"]
-                rows.append((aligner, eps_value(epsilon), "chosen_alpha", chosen))
+                rows.append((aligner, eps, "chosen_alpha", chosen))
                 for alpha in AUTO_ALPHAS:  # every candidate on the real labels: how good was the choice?
-                    fixed = (
+                    candidate = (
                         coupling
                         if alpha == chosen
-                        else align(rep.x1, rep.x2, labels1, labels2, method="labeled_fgw", **{**params, "alpha": alpha})
+                        else align(rep.x1, rep.x2, labels1, labels2, method=method, alpha=alpha, **params)
                     )
-                    bary = metrics.barycentric_foscttm(fixed, target_space, match)
-                    rows.append((aligner, eps_value(epsilon), f"bary_foscttm_alpha_{alpha}", bary))
+                    bary = metrics.barycentric_foscttm(candidate, target_space, match)
+                    rows.append((aligner, eps, f"bary_foscttm_alpha_{alpha}", bary))
             else:
-                coupling = align(rep.x1, rep.x2, labels1, labels2, method=aligner, **params)
-            eps = eps_value(epsilon)
+                coupling = align(rep.x1, rep.x2, labels1, labels2, method=method, **params)
             rows.append((aligner, eps, "trace", metrics.trace(coupling, match)))
             rows.append((aligner, eps, "bary_foscttm", metrics.barycentric_foscttm(coupling, target_space, match)))
     return rows

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scgroove.benchmark._learners import groove_learner
-from scgroove.benchmark._runner import evaluate_representation, make_dataset, quiet_libraries
+from scgroove.benchmark._runner import DatasetTruth, evaluate_representation, make_dataset, quiet_libraries
 
 SENSITIVITY_COLUMNS = ["dataset", "seed", "beta", "temperature", "aligner", "epsilon", "metric", "value"]
 
@@ -69,12 +69,13 @@ def _sweep(dataset, betas, temperatures, seeds, epochs, aligners, epsilons, data
     rows = []
     for seed in seeds:
         data = make_dataset(dataset, seed, dataset_options)
+        truth = DatasetTruth.of(data)
         for beta in betas:
             for temperature in temperatures:
                 learn = groove_learner(beta=beta, temperature=temperature, **groove_kwargs)
                 start = time.perf_counter()
                 rep = learn(data.mdata, data.key, data.modalities, seed, epochs)
                 point = [("", np.nan, "train_seconds", time.perf_counter() - start)]
-                point += evaluate_representation(data, rep, aligners, epsilons)
+                point += evaluate_representation(data, rep, aligners, epsilons, truth)
                 rows += [(dataset, seed, beta, temperature, *row) for row in point]
     return rows

@@ -7,7 +7,7 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
 from scgroove._constants import REGISTRY_KEYS
-from scgroove.losses import CONTRASTS, Contrast, Similarity, Variant, geometry_loss, ot_refined_clip_loss
+from scgroove.losses import CONTRASTS, Contrast, Similarity, Variant, geometry_loss
 from scgroove.module._likelihoods import make_head
 from scgroove.module._networks import mlp
 
@@ -77,8 +77,8 @@ class GROOVEModule(BaseModuleClass):
         super().__init__()
         if not (use_reconstruction or use_group_clip):
             raise ValueError("At least one of use_reconstruction and use_group_clip must be True.")
-        if contrast not in (*CONTRASTS, "ot_refined"):
-            raise ValueError(f"contrast must be one of {[*CONTRASTS, 'ot_refined']}, got {contrast!r}.")
+        if contrast not in CONTRASTS:
+            raise ValueError(f"contrast must be one of {list(CONTRASTS)}, got {contrast!r}.")
         if geometry_weight < 0 or ot_epsilon <= 0 or ot_warmup_epochs < 0:
             raise ValueError("geometry_weight and ot_warmup_epochs must be >= 0 and ot_epsilon > 0.")
         self.contrast = contrast
@@ -150,13 +150,13 @@ class GROOVEModule(BaseModuleClass):
         rec_2 = self.reconstruction_nll(generative_outputs["decoded_2"], x_2, 2)
         z_1, z_2 = inference_outputs["z_1"], inference_outputs["z_2"]
         labels_1, labels_2 = tensors[_LABELS[1]].reshape(-1), tensors[_LABELS[2]].reshape(-1)
-        if self.contrast == "ot_refined":
-            options = {"refinement": self.refinement, "epsilon": self.ot_epsilon}
-            contrast = ot_refined_clip_loss
-        else:
-            options = {"variant": self.variant} if self.contrast == "group" else {}
-            contrast = CONTRASTS[self.contrast]
-        gc = contrast(z_1, z_2, labels_1, labels_2, temperature=self.temperature, similarity=self.similarity, **options)
+        options = {
+            "group": {"variant": self.variant},
+            "ot_refined": {"refinement": self.refinement, "epsilon": self.ot_epsilon},
+        }.get(self.contrast, {})
+        gc = CONTRASTS[self.contrast](
+            z_1, z_2, labels_1, labels_2, temperature=self.temperature, similarity=self.similarity, **options
+        )
         total = z_1.new_zeros(())
         if self.use_reconstruction:
             total = total + rec_1.mean() + rec_2.mean()

@@ -87,8 +87,8 @@ class GROOVETrainingPlan(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """Ramp the OT weight of ``contrast="ot_refined"``: 0 during warm-up, then linearly to 1."""
-        warmup = getattr(self.module, "ot_warmup_epochs", 0)
-        if getattr(self.module, "contrast", None) == "ot_refined":
+        if self.module.contrast == "ot_refined":
+            warmup = self.module.ot_warmup_epochs
             ramp = (self.current_epoch - warmup + 1) / max(warmup, 1)
             self.module.refinement = float(min(max(ramp, 0.0), 1.0))
             self.log("ot_refinement", self.module.refinement, on_step=False, on_epoch=True)
