@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import scgroove as sg
 from scgroove import benchmark
@@ -216,3 +217,14 @@ def test_select_pipeline_relearns_on_merged_labels_and_picks_the_informative_one
     assert resolution["label_only+labeled_ot"] == pytest.approx(0.5, abs=0.1)  # merged one-hots: chance
     assert seen and all(all(label.startswith("coarse_") for label in labels) for labels in seen)
     assert not any(str(v).startswith("coarse_") for v in data.mdata["rna"].obs["perturbation"])  # input untouched
+
+
+def test_label_mean_imputation_is_the_label_profile():
+    target = np.array([[1.0, 0.0], [3.0, 2.0], [10.0, 10.0]])
+    imputed = sg.benchmark.label_mean_imputation(target, ["a", "a", "b"], ["b", "a", "c"])
+    np.testing.assert_allclose(imputed[:2], [[10.0, 10.0], [2.0, 1.0]])
+    assert np.isnan(imputed[2]).all()  # label c has no target cell
+    sparse = sg.benchmark.label_mean_imputation(sp.csr_matrix(target), ["a", "a", "b"], ["b", "a"])
+    np.testing.assert_allclose(sparse, imputed[:2])
+    with pytest.raises(ValueError, match="target_labels has 2 entries"):
+        sg.benchmark.label_mean_imputation(target, ["a", "b"], ["a"])

@@ -107,3 +107,14 @@ def test_unpair_errors():
         sg.datasets.unpair(paired, label_key="nope")
     with pytest.raises(ValueError, match="fraction"):
         sg.datasets.unpair(paired, fraction=2)
+
+
+def test_simulate_library_size_gives_sparse_droplet_like_counts():
+    mdata = sg.datasets.simulate(
+        n_perturbations=3, cells_per_perturbation=30, n_features={"rna": 400, "protein": 8}, library_size=300, seed=0
+    )
+    rna = mdata["rna"].X
+    assert sp.issparse(rna) and (rna.nnz / np.prod(rna.shape)) < 0.5
+    assert 200 < np.median(np.asarray(rna.sum(1)).ravel()) < 450
+    assert mdata.uns["simulation"]["library_size"] == 300
+    assert not sp.issparse(sg.datasets.simulate(n_perturbations=3, cells_per_perturbation=30, seed=0)["rna"].X)

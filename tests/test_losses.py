@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import scgroove as sg
 from scgroove.losses import (
     geometry_loss,
     group_clip_loss,
@@ -214,3 +215,52 @@ def test_geometry_loss_is_zero_for_a_scaled_copy_and_ignores_cross_group_pairs()
     assert geometry_loss(shifted, x, y).item() == pytest.approx(0.0, abs=1e-5)
     assert geometry_loss(torch.randn(10, 6), x, y) > 0.3
     assert geometry_loss(x, x, torch.arange(10)).item() == 0.0  # no same-label pair
+
+
+def _groups(n_labels=4, per_label=6):
+    return torch.arange(n_labels).repeat_interleave(per_label)
+
+
+def test_guided_clip_without_guide_is_group_clip_and_follows_the_guide():
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(24, 5), torch.randn(24, 5)
+    y = _groups()
+    plain = sg.losses.group_clip_loss(z1, z2, y, y, temperature=0.2)
+    torch.testing.assert_close(sg.losses.guided_clip_loss(z1, z2, y, y, temperature=0.2), plain)
+    unweighted = sg.losses.guided_clip_loss(z1, z2, y, y, 0.2, guide=torch.eye(24), guide_weight=0.0)
+    torch.testing.assert_close(unweighted, plain)
+    # a one-to-one guide: the loss is low when each cell sits on its guided partner, high when on another
+    guide = torch.eye(24)
+    on_partner = sg.losses.guided_clip_loss(z1, z1 + 0.01, y, y, 0.1, guide=guide, guide_weight=1.0)
+    shuffled = torch.cat([torch.roll(torch.arange(6), 1) + 6 * k for k in range(4)])
+    off_partner = sg.losses.guided_clip_loss(z1, (z1 + 0.01)[shuffled], y, y, 0.1, guide=guide, guide_weight=1.0)
+    assert on_partner < 0.5 * off_partner
+    # guide mass across labels is ignored: a guide pointing only across labels falls back to GroupCLIP
+    across = torch.zeros(24, 24)
+    across[:6, 6:12] = 1.0
+    torch.testing.assert_close(sg.losses.guided_clip_loss(z1, z2, y, y, 0.2, guide=across, guide_weight=1.0), plain)
+
+
+def test_within_label_sinkhorn_divergence_sees_distributions_not_order():
+    torch.manual_seed(1)
+    y = _groups()
+    z = torch.randn(24, 3)
+    within = torch.cat([torch.randperm(6) + 6 * k for k in range(4)])
+    assert sg.losses.within_label_sinkhorn_divergence(z, z[within], y, y).abs() < 1e-5
+    swapped = torch.cat([torch.arange(6, 12), torch.arange(6), torch.arange(12, 24)])  # labels 0 and 1 exchanged
+    shifted = sg.losses.within_label_sinkhorn_divergence(z, z[swapped], y, y)
+    assert shifted > 0.05
+    # scale-free: shrinking both latents cannot lower it
+    torch.testing.assert_close(sg.losses.within_label_sinkhorn_divergence(0.1 * z, 0.1 * z[swapped], y, y), shifted)
+    # labels present in one modality only are left out; a gradient reaches z1
+    z1 = z.clone().requires_grad_(True)
+    loss = sg.losses.within_label_sinkhorn_divergence(z1, z[swapped][:18], y, y[:18])
+    loss.backward()
+    assert z1.grad[18:].abs().sum() == 0 and z1.grad[:18].abs().sum() > 0
+
+
+def test_latent_cycle_loss_is_relative():
+    z = torch.randn(10, 4)
+    assert sg.losses.latent_cycle_loss(z, z) == 0
+    torch.testing.assert_close(sg.losses.latent_cycle_loss(z, 2 * z), torch.tensor(1.0))
+    torch.testing.assert_close(sg.losses.latent_cycle_loss(5 * z, 10 * z), torch.tensor(1.0))

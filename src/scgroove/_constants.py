@@ -8,6 +8,9 @@ class _RegistryKeys(NamedTuple):
     X_2: str = "x_2"
     LABELS_1: str = "labels_1"
     LABELS_2: str = "labels_2"
+    # row numbers of a batch's cells in each modality (to look up a guide coupling)
+    INDICES_1: str = "indices_1"
+    INDICES_2: str = "indices_2"
 
 
 class _ResultKeys(NamedTuple):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 Variant = Literal["in", "out"]
 Similarity = Literal["cosine", "euclidean"]
-Contrast = Literal["group", "instance", "within", "ot_refined"]
+Contrast = Literal["group", "instance", "within", "ot_refined", "guided"]
 
 
 def pairwise_similarity(z1: torch.Tensor, z2: torch.Tensor, similarity: Similarity = "cosine") -> torch.Tensor:
@@ -258,6 +258,12 @@ def _label_counts(labels: torch.Tensor) -> torch.Tensor:
     return counts[inverse].float()
 
 
+def _labels_in_both(labels1: torch.Tensor, labels2: torch.Tensor):
+    """Labels present in both modalities, and the masks of the cells that carry one of them."""
+    shared = labels1[torch.isin(labels1, labels2)].unique()
+    return shared, torch.isin(labels1, shared), torch.isin(labels2, shared)
+
+
 @torch.no_grad()
 def labeled_batch_plan(
     z1: torch.Tensor,
@@ -277,11 +283,10 @@ def labeled_batch_plan(
     import ot
 
     labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
-    shared = labels1[torch.isin(labels1, labels2)].unique()
+    shared, keep1, keep2 = _labels_in_both(labels1, labels2)
     plan = z1.new_zeros((z1.shape[0], z2.shape[0]))
     if shared.numel() == 0:
         return plan
-    keep1, keep2 = torch.isin(labels1, shared), torch.isin(labels2, shared)
     y1, y2 = labels1[keep1], labels2[keep2]
     same = y1[:, None] == y2[None, :]
     cost = 1.0 - F.normalize(z1[keep1].float(), dim=1) @ F.normalize(z2[keep2].float(), dim=1).T
@@ -351,10 +356,121 @@ def geometry_loss(z: torch.Tensor, features: torch.Tensor, labels: torch.Tensor)
     return 1.0 - correlation
 
 
+def guided_clip_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    temperature: float = 0.1,
+    similarity: Similarity = "cosine",
+    guide: torch.Tensor | None = None,
+    guide_weight: float = 1.0,
+) -> torch.Tensor:
+    r"""GroupCLIP whose positives follow a guide coupling between the batch's cells.
+
+    ``guide`` is the ``(n1, n2)`` block of a coupling between the batch's cells (e.g. labeled
+    Gromov-Wasserstein on each modality's own PCA, or labeled OT on the model's previous latent),
+    zero across labels. The positive weights mix GroupCLIP's uniform same-label weights with the
+    row-normalised guide:
+
+    .. math:: w = (1 - \lambda)\, \frac{[y^1_i = y^2_j]}{n^2_{y_i}} + \lambda\, \frac{G_{ij}}{\sum_k G_{ik}}
+
+    with :math:`\lambda` = ``guide_weight``, then :func:`soft_group_clip_loss`. Rows and columns of
+    the guide without mass fall back to the uniform weights. Without a guide this is GroupCLIP.
+    The network thus learns, across all groups at once, the within-group correspondences that the
+    guide finds group by group, and can smooth out the guide's errors (pseudo-labelling with a
+    transport plan, as in SCOT/uniPort, here as soft contrastive positives).
+    """
+    _check_inputs(z1, z2, labels1, labels2, temperature)
+    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
+    same = (labels1[:, None] == labels2[None, :]).to(z1.dtype)
+    uniform = same / same.sum(1, keepdim=True).clamp_min(1.0)
+    if guide is None or guide_weight <= 0:
+        return soft_group_clip_loss(z1, z2, uniform, temperature, similarity)
+    guide = guide.to(z1.dtype) * same
+    row_mass = guide.sum(1, keepdim=True)
+    sharpened = torch.where(row_mass > 0, guide / row_mass.clamp_min(1e-30), uniform)
+    weights = (1 - guide_weight) * uniform + guide_weight * sharpened
+    return soft_group_clip_loss(z1, z2, weights, temperature, similarity)
+
+
+@torch.no_grad()
+def _labeled_sinkhorn_plan(
+    cost: torch.Tensor, labels_u: torch.Tensor, labels_v: torch.Tensor, epsilon: float, n_iter: int
+) -> torch.Tensor:
+    """Entropic plan with mass only between same-label rows and columns, each label with equal mass.
+
+    Inside a label the marginals are uniform; every label present on both sides carries the same
+    total mass (the caller keeps only such labels). Log-domain Sinkhorn, fixed iteration count.
+    """
+    allowed = labels_u[:, None] == labels_v[None, :]
+    n_labels = labels_u.unique().numel()
+    log_a = -torch.log(_label_counts(labels_u) * n_labels).to(cost.dtype)
+    log_b = -torch.log(_label_counts(labels_v) * n_labels).to(cost.dtype)
+    log_kernel = torch.where(allowed, -cost / epsilon, cost.new_tensor(float("-inf")))
+    f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
+    for _ in range(n_iter):
+        f = log_a - torch.logsumexp(log_kernel + g[None, :], dim=1)
+        g = log_b - torch.logsumexp(log_kernel + f[:, None], dim=0)
+    return torch.exp(log_kernel + f[:, None] + g[None, :])
+
+
+def within_label_sinkhorn_divergence(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    labels1: torch.Tensor,
+    labels2: torch.Tensor,
+    epsilon: float = 0.1,
+    n_iter: int = 50,
+) -> torch.Tensor:
+    r"""Debiased Sinkhorn divergence between the two modalities' latents of each label in a batch.
+
+    .. math::
+
+        S = \sum_{y} w_y \Big[ \mathrm{OT}_\varepsilon(\mu^1_y, \mu^2_y)
+            - \tfrac12 \mathrm{OT}_\varepsilon(\mu^1_y, \mu^1_y)
+            - \tfrac12 \mathrm{OT}_\varepsilon(\mu^2_y, \mu^2_y) \Big]
+
+    where :math:`\mu^m_y` is the empirical distribution of modality :math:`m`'s latents of label
+    :math:`y` in the batch (labels present in both modalities only), the cost is the squared
+    Euclidean distance divided by the batch's mean squared norm (so shrinking the latent cannot
+    lower the term) and :math:`\varepsilon` is relative to that scale (Feydy et al. 2019). Unlike
+    a contrastive term, which pulls each cell towards its group's centre, this aligns the whole
+    within-group distribution of the two modalities. All labels are solved at once with masked
+    log-domain Sinkhorn; the gradient is the plan-weighted cost gradient (envelope theorem).
+    """
+    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
+    shared, keep1, keep2 = _labels_in_both(labels1, labels2)
+    if shared.numel() == 0:
+        return (z1.sum() + z2.sum()) * 0.0
+    a, b, y1, y2 = z1[keep1], z2[keep2], labels1[keep1], labels2[keep2]
+    scale = torch.cat([a, b]).pow(2).sum(1).mean().clamp_min(1e-12)
+
+    def transport_cost(u, v, yu, yv):
+        cost = torch.cdist(u, v).pow(2) / scale
+        plan = _labeled_sinkhorn_plan(cost.detach(), yu, yv, epsilon, n_iter)
+        return (plan * cost).sum()
+
+    return transport_cost(a, b, y1, y2) - 0.5 * transport_cost(a, a, y1, y1) - 0.5 * transport_cost(b, b, y2, y2)
+
+
+def latent_cycle_loss(z: torch.Tensor, cycled: torch.Tensor) -> torch.Tensor:
+    r"""Latent cycle consistency, normalised by the latent's mean squared norm (batch means).
+
+    .. math:: \lVert E_{m'}(D_{m'}(z)) - z \rVert^2 / \lVert z \rVert^2
+
+    ``cycled`` is the latent of the cell after translation into the other modality and encoding
+    there. Normalised by the latent's mean squared norm, so the term cannot be lowered by shrinking
+    the latent.
+    """
+    return (cycled - z).pow(2).sum(1).mean() / z.detach().pow(2).sum(1).mean().clamp_min(1e-12)
+
+
 #: The contrastive term of a GROOVE module, by name.
 CONTRASTS = {
     "group": group_clip_loss,
     "instance": instance_clip_loss,
     "within": within_modality_supcon_loss,
     "ot_refined": ot_refined_clip_loss,
+    "guided": guided_clip_loss,
 }

@@ -1,5 +1,6 @@
 """Combinatorial benchmark: representation learners x OT aligners x datasets x seeds."""
 
+from scgroove.benchmark._baselines import label_mean_imputation
 from scgroove.benchmark._config import DEFAULT_CONFIG, load_config
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import BASELINES, GROOVE_VARIANTS, LEARNERS, WITHIN_GROUP_OPTIONS, Representation
@@ -27,6 +28,7 @@ __all__ = [
     "BenchmarkData",
     "Representation",
     "evaluate_representation",
+    "label_mean_imputation",
     "load_config",
     "make_dataset",
     "paired_tests",

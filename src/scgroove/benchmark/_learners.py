@@ -28,12 +28,18 @@ class Representation:
 
 Learner = Callable[[MuData, str, tuple[str, str], int, int], Representation]
 
-#: GROOVE and its ablations: constructor flags of :class:`scgroove.GROOVE`.
+#: GROOVE and its ablations: constructor flags of :class:`scgroove.GROOVE`. ``"groove"`` is the
+#: default model (structure-guided GroupCLIP on a projection head); ``"groupclip"`` is the default
+#: up to 0.1 (plain GroupCLIP on the latent itself); the contrast alternatives are variants of it.
+_PLAIN = {"contrast": "group", "projection_head": False}
 GROOVE_VARIANTS: dict[str, dict] = {
     "groove": {},
-    "groove_out": {"variant": "out"},
-    "instance_clip": {"contrast": "instance"},
-    "supcon_within": {"contrast": "within"},
+    "groupclip": _PLAIN,
+    "no_guide": {"contrast": "group"},
+    "no_projection_head": {"projection_head": False},
+    "groove_out": {**_PLAIN, "variant": "out"},
+    "instance_clip": {**_PLAIN, "contrast": "instance"},
+    "supcon_within": {**_PLAIN, "contrast": "within"},
     "no_backtranslation": {"use_backtranslation": False},
     "no_group_clip": {"use_group_clip": False},
     "autoencoder": {"use_group_clip": False, "use_backtranslation": False},
@@ -42,10 +48,13 @@ GROOVE_VARIANTS: dict[str, dict] = {
 
 #: GROOVE options for matching cells inside groups (issue 8), as benchmark learners.
 WITHIN_GROUP_OPTIONS: dict[str, dict] = {
-    "groove_ot_refined": {"contrast": "ot_refined"},
-    "groove_geometry": {"geometry_weight": 1.0},
+    "groove_ot_refined": {**_PLAIN, "contrast": "ot_refined"},
+    "groove_geometry": {**_PLAIN, "geometry_weight": 1.0},
     # the sensitivity landscape favours a warmer GroupCLIP: softer positives keep within-group structure
-    "groove_tau0.5": {"temperature": 0.5},
+    "groove_tau0.5": {**_PLAIN, "temperature": 0.5},
+    # issue 11: what keeps the cell in the latent
+    "groove_distribution": {"distribution_weight": 1.0},
+    "groove_cycle": {"cycle_weight": 1.0},
 }
 
 

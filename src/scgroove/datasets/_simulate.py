@@ -9,6 +9,7 @@ import anndata as ad
 import mudata as md
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 Kind = Literal["counts", "continuous", "binary"]
 TRUTH_KEY = "true_cell"
@@ -32,7 +33,14 @@ def _random_map(n_in: int, n_out: int, rng: np.random.Generator, n_hidden: int =
     return lambda h: np.tanh(h @ w1 + b1) @ w2
 
 
-def _observe(latent: np.ndarray, kind: Kind, n_features: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+def _observe(
+    latent: np.ndarray,
+    kind: Kind,
+    n_features: int,
+    noise: float,
+    rng: np.random.Generator,
+    library_size: float | None = None,
+) -> np.ndarray:
     signal = _random_map(latent.shape[1], n_features, rng)(latent)
     signal = (signal - signal.mean(0)) / (signal.std(0) + 1e-8)
     if kind == "counts":
@@ -40,7 +48,8 @@ def _observe(latent: np.ndarray, kind: Kind, n_features: int, noise: float, rng:
         log_rate = baseline + 1.0 * signal
         proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
         proportions /= proportions.sum(axis=1, keepdims=True)
-        library = rng.lognormal(np.log(max(20 * n_features, 1)), 0.3, size=(len(latent), 1))
+        typical = library_size if library_size is not None else max(20 * n_features, 1)
+        library = rng.lognormal(np.log(typical), 0.3, size=(len(latent), 1))
         theta = 1.0 / max(noise, 1e-3)  # NB inverse dispersion: more noise, more overdispersion
         mu = library * proportions
         return rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)
@@ -66,6 +75,7 @@ def simulate(
     control_fraction: float = 0.1,
     heterogeneous_perturbations: int = 0,
     keep_fraction: float | Sequence[float] = 1.0,
+    library_size: float | None = None,
     seed: int = 0,
 ) -> md.MuData:
     r"""Simulate a weakly paired perturbation screen whose hidden pairing is known.
@@ -122,6 +132,10 @@ def simulate(
     keep_fraction
         Fraction of the true cells that each modality keeps (one value, or one per modality), so
         the modalities can have different cells and sizes.
+    library_size
+        Median counts per cell of count modalities (default ``20 * n_features``, dense); a
+        droplet-like RNA modality has a few thousand counts over thousands of genes, so most
+        entries are 0. Count modalities are stored as CSR when more than half their entries are 0.
     seed
         Random seed.
 
@@ -179,7 +193,7 @@ def simulate(
         latent = state + strength * (
             np.sqrt(shared_fraction) * shared_effect + np.sqrt(1 - shared_fraction) * specific[group]
         )
-        X = _observe(latent, kind, n_features[modality], noise, rng)
+        X = _observe(latent, kind, n_features[modality], noise, rng, library_size)
         kept = rng.permutation(n_cells)[: max(1, int(round(keep_m * n_cells)))]
         obs = pd.DataFrame(
             {
@@ -190,7 +204,10 @@ def simulate(
             },
             index=[f"{modality}_{i:06d}" for i in range(len(kept))],
         )
-        adata = ad.AnnData(X[kept], obs=obs)
+        X_kept = X[kept]
+        if kind == "counts" and (X_kept == 0).mean() > 0.5:
+            X_kept = sp.csr_matrix(X_kept)
+        adata = ad.AnnData(X_kept, obs=obs)
         adata.var_names = [f"{modality}_feature_{j:04d}" for j in range(X.shape[1])]
         adata.obsm["X_true_latent"] = latent[kept].astype(np.float32)
         adatas[modality] = adata
@@ -209,6 +226,7 @@ def simulate(
         "control_fraction": control_fraction,
         "heterogeneous_perturbations": heterogeneous_perturbations,
         "keep_fraction": keep,
+        "library_size": library_size,
         "seed": seed,
         "truth_key": TRUTH_KEY,
     }

@@ -42,6 +42,8 @@ class WeaklyPairedDataset(Dataset):
             REGISTRY_KEYS.X_2: rows_as_tensor(self.x[2], rows_2),
             REGISTRY_KEYS.LABELS_1: torch.as_tensor(self.labels[1][rows_1], dtype=torch.long),
             REGISTRY_KEYS.LABELS_2: torch.as_tensor(self.labels[2][rows_2], dtype=torch.long),
+            REGISTRY_KEYS.INDICES_1: torch.as_tensor(rows_1, dtype=torch.long),
+            REGISTRY_KEYS.INDICES_2: torch.as_tensor(rows_2, dtype=torch.long),
         }
 
 

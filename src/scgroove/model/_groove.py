@@ -19,6 +19,7 @@ from scvi.train import TrainRunner
 from scgroove._constants import REGISTRY_KEYS, RESULT_KEYS
 from scgroove.losses import Contrast, Similarity, Variant
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter, rows_as_tensor
+from scgroove.model._guide import guide_matrix, structure_guide
 from scgroove.model._results import GROOVEResultsMixin
 from scgroove.model._validation import check_likelihoods, validate_weakly_paired
 from scgroove.module import GROOVEModule, choose_likelihood
@@ -79,15 +80,29 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
     temperature, variant, similarity
         GroupCLIP temperature, ``"in"``/``"out"`` variant and ``"cosine"``/``"euclidean"`` similarity.
     contrast
-        ``"group"`` (GroupCLIP, the default) or, for ablations, ``"instance"`` (CLIP on random
-        same-label pairs) or ``"within"`` (SupCon inside each modality, no cross-modal term), or
-        ``"ot_refined"``: GroupCLIP whose positives are sharpened, after ``ot_warmup_epochs`` of
-        plain GroupCLIP, by each batch's labeled OT plan (an option for within-group matching).
+        ``"guided"`` (the default): GroupCLIP whose positives follow a guide coupling between all
+        cells, by default labeled Gromov-Wasserstein between each modality's own PCA, built by
+        :meth:`train` (:func:`scgroove.losses.guided_clip_loss`; see the concepts page for the
+        measurements behind this default). ``"group"``: plain GroupCLIP (same-label cells are
+        uniform positives; the default up to 0.1). For ablations: ``"instance"`` (CLIP on random
+        same-label pairs), ``"within"`` (SupCon inside each modality, no cross-modal term) or
+        ``"ot_refined"`` (positives sharpened, after ``ot_warmup_epochs`` of plain GroupCLIP, by
+        each batch's labeled OT plan).
     ot_warmup_epochs, ot_epsilon
         Warm-up length and entropic regularisation of ``contrast="ot_refined"``.
     geometry_weight
         Weight of a term that keeps each modality's within-group distance structure in the
         latent space (:func:`scgroove.losses.geometry_loss`); 0 (default) switches it off.
+    projection_head
+        Compute the contrast on ``g(z)`` (a one-layer MLP head, default) and keep ``z`` for
+        reconstruction, matching and imputation: the contrast then cannot collapse each group of
+        ``z`` to a point.
+    distribution_weight, distribution_epsilon
+        Weight and relative entropic regularisation of the within-label Sinkhorn divergence
+        between the two modalities' latents (:func:`scgroove.losses.within_label_sinkhorn_divergence`),
+        which aligns each group's whole distribution, not only its centre; 0 switches it off.
+    cycle_weight
+        Weight of the latent cycle term (:func:`scgroove.losses.latent_cycle_loss`); 0 switches it off.
     use_reconstruction, use_group_clip, use_backtranslation
         Switch each loss term off for ablations.
     registry
@@ -119,10 +134,14 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         temperature: float = 0.1,
         variant: Variant = "in",
         similarity: Similarity = "cosine",
-        contrast: Contrast = "group",
+        contrast: Contrast = "guided",
         ot_warmup_epochs: int = 10,
         ot_epsilon: float = 0.05,
         geometry_weight: float = 0.0,
+        projection_head: bool = True,
+        distribution_weight: float = 0.0,
+        distribution_epsilon: float = 0.05,
+        cycle_weight: float = 0.0,
         use_reconstruction: bool = True,
         use_group_clip: bool = True,
         use_backtranslation: bool = True,
@@ -145,6 +164,10 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
             ot_warmup_epochs=ot_warmup_epochs,
             ot_epsilon=ot_epsilon,
             geometry_weight=geometry_weight,
+            projection_head=projection_head,
+            distribution_weight=distribution_weight,
+            distribution_epsilon=distribution_epsilon,
+            cycle_weight=cycle_weight,
             use_reconstruction=use_reconstruction,
             use_group_clip=use_group_clip,
             use_backtranslation=use_backtranslation,
@@ -159,11 +182,15 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
                         "instance": "instance CLIP",
                         "within": "SupCon within modality",
                         "ot_refined": "OT-refined GroupCLIP",
-                    }.get(contrast, contrast),
+                        "guided": "structure-guided GroupCLIP",
+                    }.get(contrast, contrast)
+                    + (" on a projection head" if projection_head else ""),
                     use_group_clip,
                 ),
                 ("backtranslation", use_backtranslation),
                 ("within-group geometry", geometry_weight > 0),
+                ("within-label Sinkhorn divergence", distribution_weight > 0),
+                ("latent cycle", cycle_weight > 0),
             )
             if on
         ]
@@ -310,6 +337,8 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         early_stopping_patience: int = 20,
         check_val_every_n_epoch: int = 1,
         seed: int | None = None,
+        guide=None,
+        guide_weight: float = 1.0,
         **trainer_kwargs,
     ):
         """Train the model on group-balanced batches (GPU when available, with a progress bar).
@@ -335,6 +364,12 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         seed
             Seed of the split and the batch draws; default: drawn from torch's generator, so
             ``scvi.settings.seed = n`` makes the whole run reproducible.
+        guide, guide_weight
+            For ``contrast="guided"``: the coupling whose within-label correspondences become the
+            contrast's soft positives (a :class:`~scgroove.align.Coupling` or an ``(n1, n2)`` scipy
+            sparse matrix over the registered cells), and its weight against GroupCLIP's uniform
+            positives. Default: :func:`scgroove.model.structure_guide` (labeled GW between each
+            modality's own PCA).
         **trainer_kwargs
             Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``, ``strategy``).
         """
@@ -345,9 +380,26 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         )
         if early_stopping and splitter.n_val == 0:
             raise ValueError("early_stopping needs validation cells: use train_size < 1.")
+        guide_options = {}
+        contrast = getattr(self.module, "contrast", None)
+        if contrast == "guided" and self.module.use_group_clip:
+            if guide is None:
+                guide = structure_guide(self)
+            guide_options = {"guide": guide_matrix(guide, *self._n_cells()), "guide_weight": guide_weight}
+        elif guide is not None:
+            raise ValueError(f'guide is used by contrast="guided" only; this model has contrast={contrast!r}.')
         plan = self._training_plan_cls(
-            self.module, self.modalities, lr=lr, weight_decay=weight_decay, gradient_clip_val=gradient_clip_val
+            self.module,
+            self.modalities,
+            lr=lr,
+            weight_decay=weight_decay,
+            gradient_clip_val=gradient_clip_val,
+            **guide_options,
         )
+        if trainer_kwargs.get("strategy") == "ddp":
+            # the two optimizer steps use different parameters (the projection head only in the
+            # first), which plain DDP takes for a bug in the model
+            trainer_kwargs["strategy"] = "ddp_find_unused_parameters_true"
         trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
         trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
         if splitter.n_val > 0:
@@ -364,6 +416,10 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
             **trainer_kwargs,
         )
         return runner()
+
+    def _n_cells(self) -> tuple[int, int]:
+        dataset = self._dataset()
+        return len(dataset.labels[1]), len(dataset.labels[2])
 
     # -- results --------------------------------------------------------------------------------
     def _modality_index(self, modality: str) -> int:

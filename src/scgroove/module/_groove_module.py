@@ -7,7 +7,15 @@ from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch import nn
 
 from scgroove._constants import REGISTRY_KEYS
-from scgroove.losses import CONTRASTS, Contrast, Similarity, Variant, geometry_loss
+from scgroove.losses import (
+    CONTRASTS,
+    Contrast,
+    Similarity,
+    Variant,
+    geometry_loss,
+    latent_cycle_loss,
+    within_label_sinkhorn_divergence,
+)
 from scgroove.module._likelihoods import make_head
 from scgroove.module._networks import mlp
 
@@ -47,6 +55,16 @@ class GROOVEModule(BaseModuleClass):
     geometry_weight
         Weight of the within-group geometry term (:func:`~scgroove.losses.geometry_loss`, one per
         modality) added to the first step; 0 switches it off.
+    projection_head
+        Compute the contrastive term on ``g(z)``, a small MLP head on the latent, instead of on
+        ``z`` itself (SimCLR/CLIP practice): ``z`` stays free to keep what the contrast discards.
+    distribution_weight, distribution_epsilon
+        Weight and relative entropic regularisation of the within-label Sinkhorn divergence
+        between the two modalities' latents (:func:`~scgroove.losses.within_label_sinkhorn_divergence`);
+        0 switches it off.
+    cycle_weight
+        Weight of the latent cycle term ``|E_2(D_2(z_1)) - z_1|^2`` (and 2 -> 1),
+        :func:`~scgroove.losses.latent_cycle_loss`; 0 switches it off.
     use_reconstruction, use_group_clip, use_backtranslation
         Switch each loss term on or off (ablations are the same class).
     """
@@ -70,6 +88,10 @@ class GROOVEModule(BaseModuleClass):
         ot_warmup_epochs: int = 10,
         ot_epsilon: float = 0.05,
         geometry_weight: float = 0.0,
+        projection_head: bool = False,
+        distribution_weight: float = 0.0,
+        distribution_epsilon: float = 0.05,
+        cycle_weight: float = 0.0,
         use_reconstruction: bool = True,
         use_group_clip: bool = True,
         use_backtranslation: bool = True,
@@ -81,11 +103,13 @@ class GROOVEModule(BaseModuleClass):
             raise ValueError(f"contrast must be one of {list(CONTRASTS)}, got {contrast!r}.")
         if geometry_weight < 0 or ot_epsilon <= 0 or ot_warmup_epochs < 0:
             raise ValueError("geometry_weight and ot_warmup_epochs must be >= 0 and ot_epsilon > 0.")
+        if distribution_weight < 0 or cycle_weight < 0 or distribution_epsilon <= 0:
+            raise ValueError("distribution_weight and cycle_weight must be >= 0 and distribution_epsilon > 0.")
         self.contrast = contrast
+        self.distribution_weight, self.distribution_epsilon = distribution_weight, distribution_epsilon
+        self.cycle_weight = cycle_weight
         self.ot_warmup_epochs, self.ot_epsilon = ot_warmup_epochs, ot_epsilon
         self.geometry_weight = geometry_weight
-        # weight of the OT plan in the positives of contrast="ot_refined" (set by the training plan)
-        self.refinement = 0.0
         self.n_latent = n_latent
         self.alpha, self.beta = alpha, beta
         self.temperature, self.variant, self.similarity = temperature, variant, similarity
@@ -102,6 +126,8 @@ class GROOVEModule(BaseModuleClass):
         self.decoders = nn.ModuleDict(
             {str(m): mlp(n_latent, n_inputs[m], n_hidden, n_layers, dropout_rate) for m in (1, 2)}
         )
+        # one head for both modalities: the contrast compares g(z1) with g(z2) in one space
+        self.projection = mlp(n_latent, n_latent, n_hidden, 1, 0.0) if projection_head else nn.Identity()
 
     # -- building blocks ------------------------------------------------------------------------
     @auto_move_data
@@ -143,8 +169,20 @@ class GROOVEModule(BaseModuleClass):
     def generative(self, z_1, z_2):
         return {"decoded_1": self.decode(z_1, 1), "decoded_2": self.decode(z_2, 2)}
 
-    def loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
-        """First step: ``recon_1 + recon_2 + alpha * GroupCLIP``."""
+    def loss(
+        self,
+        tensors,
+        inference_outputs,
+        generative_outputs,
+        refinement: float = 0.0,
+        guide: torch.Tensor | None = None,
+        guide_weight: float = 0.0,
+    ) -> LossOutput:
+        """First step: ``recon_1 + recon_2 + alpha * contrast`` plus the optional within-group terms.
+
+        ``refinement`` (``contrast="ot_refined"``) and ``guide``/``guide_weight``
+        (``contrast="guided"``: the batch's block of the guide coupling) are set by the training plan.
+        """
         x_1, x_2 = tensors[_X[1]], tensors[_X[2]]
         rec_1 = self.reconstruction_nll(generative_outputs["decoded_1"], x_1, 1)
         rec_2 = self.reconstruction_nll(generative_outputs["decoded_2"], x_2, 2)
@@ -152,10 +190,17 @@ class GROOVEModule(BaseModuleClass):
         labels_1, labels_2 = tensors[_LABELS[1]].reshape(-1), tensors[_LABELS[2]].reshape(-1)
         options = {
             "group": {"variant": self.variant},
-            "ot_refined": {"refinement": self.refinement, "epsilon": self.ot_epsilon},
+            "ot_refined": {"refinement": refinement, "epsilon": self.ot_epsilon},
+            "guided": {"guide": guide, "guide_weight": guide_weight},
         }.get(self.contrast, {})
         gc = CONTRASTS[self.contrast](
-            z_1, z_2, labels_1, labels_2, temperature=self.temperature, similarity=self.similarity, **options
+            self.projection(z_1),
+            self.projection(z_2),
+            labels_1,
+            labels_2,
+            temperature=self.temperature,
+            similarity=self.similarity,
+            **options,
         )
         total = z_1.new_zeros(())
         if self.use_reconstruction:
@@ -170,6 +215,18 @@ class GROOVEModule(BaseModuleClass):
             )
             total = total + self.geometry_weight * geometry
             extra["geometry"] = geometry
+        if self.distribution_weight > 0:
+            divergence = within_label_sinkhorn_divergence(
+                z_1, z_2, labels_1, labels_2, epsilon=self.distribution_epsilon
+            )
+            total = total + self.distribution_weight * divergence
+            extra["sinkhorn_divergence"] = divergence
+        if self.cycle_weight > 0:
+            cycle = latent_cycle_loss(z_1, self.encode(self.decoded_mean(z_1, 2), 2)) + latent_cycle_loss(
+                z_2, self.encode(self.decoded_mean(z_2, 1), 1)
+            )
+            total = total + self.cycle_weight * cycle
+            extra["latent_cycle"] = cycle
         # per-cell terms of modalities of different sizes are concatenated, never summed
         return LossOutput(
             loss=total,

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import lightning.pytorch as pl
+import numpy as np
+import scipy.sparse as sp
 import torch
+from scvi.module.base import LossOutput
 
+from scgroove._constants import REGISTRY_KEYS
 from scgroove.module import GROOVEModule
 
 
 class GROOVETrainingPlan(pl.LightningModule):
-    """Lightning plan that takes two optimizer steps on each group-balanced batch.
+    r"""Lightning plan that takes two optimizer steps on each group-balanced batch.
 
     Step 1 minimises ``recon_1 + recon_2 + alpha * L_GC``; step 2, when backtranslation is on,
     minimises ``beta * L_bt`` with pseudo-samples translated in inference mode. Manual
@@ -29,6 +33,12 @@ class GROOVETrainingPlan(pl.LightningModule):
         Adam settings.
     gradient_clip_val
         Clip the gradient norm of each step to this value (``None``: no clipping).
+    guide
+        For ``contrast="guided"``: an ``(n1, n2)`` coupling (scipy sparse, rows and columns in the
+        registered cells' order) whose block between a batch's cells gives the soft positives.
+    guide_weight
+        Weight of the guide in the positives (``lambda`` of :func:`~scgroove.losses.guided_clip_loss`);
+        it reaches the loss as an argument.
     """
 
     def __init__(
@@ -38,9 +48,16 @@ class GROOVETrainingPlan(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         gradient_clip_val: float | None = 10.0,
+        guide: sp.spmatrix | None = None,
+        guide_weight: float = 1.0,
     ):
         super().__init__()
+        if getattr(module, "contrast", None) == "guided" and module.use_group_clip and guide is None:
+            raise ValueError('contrast="guided" needs a guide coupling (GROOVE.train builds one).')
         self.module = module
+        self.guide = None if guide is None else sp.csr_matrix(guide)
+        # schedules and per-batch inputs reach the module's loss as arguments, as scvi-tools' kl_weight
+        self.loss_kwargs: dict = {"guide_weight": guide_weight} if guide is not None else {}
         self.modality_names = tuple(modality_names)
         self.lr, self.weight_decay, self.gradient_clip_val = lr, weight_decay, gradient_clip_val
         self.automatic_optimization = False
@@ -59,8 +76,24 @@ class GROOVETrainingPlan(pl.LightningModule):
     def _backtranslates(self) -> bool:
         return self.module.use_backtranslation and self.module.beta > 0
 
+    def _batch_guide(self, batch) -> torch.Tensor | None:
+        """The guide coupling's dense block between the batch's cells (small: batch x batch)."""
+        if self.guide is None:
+            return None
+        rows = batch[REGISTRY_KEYS.INDICES_1].cpu().numpy()
+        cols = batch[REGISTRY_KEYS.INDICES_2].cpu().numpy()
+        block = np.asarray(self.guide[rows][:, cols].todense(), dtype=np.float32)
+        return torch.as_tensor(block, device=batch[REGISTRY_KEYS.X_1].device)
+
+    def _first_step(self, batch) -> LossOutput:
+        loss_kwargs = dict(self.loss_kwargs)
+        if self.guide is not None:
+            loss_kwargs["guide"] = self._batch_guide(batch)
+        _, _, first = self.module(batch, loss_kwargs=loss_kwargs)
+        return first
+
     def _losses(self, batch) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
-        _, _, first = self.module(batch)
+        first = self._first_step(batch)
         metrics = dict(first.extra_metrics)
         second = None
         if self._backtranslates:
@@ -87,15 +120,15 @@ class GROOVETrainingPlan(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """Ramp the OT weight of ``contrast="ot_refined"``: 0 during warm-up, then linearly to 1."""
-        if self.module.contrast == "ot_refined":
+        if getattr(self.module, "contrast", None) == "ot_refined":
             warmup = self.module.ot_warmup_epochs
             ramp = (self.current_epoch - warmup + 1) / max(warmup, 1)
-            self.module.refinement = float(min(max(ramp, 0.0), 1.0))
-            self.log("ot_refinement", self.module.refinement, on_step=False, on_epoch=True)
+            self.loss_kwargs["refinement"] = float(min(max(ramp, 0.0), 1.0))
+            self.log("ot_refinement", self.loss_kwargs["refinement"], on_step=False, on_epoch=True)
 
     def training_step(self, batch, batch_idx):
         optimizer = self.optimizers()
-        _, _, first = self.module(batch)
+        first = self._first_step(batch)
         self._step(optimizer, first.loss)
         metrics = dict(first.extra_metrics)
         total = first.loss.detach()

@@ -1,0 +1,263 @@
+"""Does the latent keep the cell? GROOVE variants against the references, at the scale of a screen.
+
+One run = one dataset x one seed: the references (label-only + labeled OT, PCA + labeled GW at
+each epsilon, label-mean imputation, PCA + labeled GW barycentric imputation) and every GROOVE
+variant asked for, all scored on the same split against the hidden truth. Rows are appended to a
+tidy CSV (dataset, seed, pipeline, metric, value), so runs can be resumed and pooled.
+
+``--diagnose`` also logs, per epoch, on the simulator's truth: within-label FOSCTTM of the latent,
+group separation (share of the latent's variance explained by the label), within-group
+cell-type kNN purity of each modality's latent, and every loss term.
+
+    OMP_NUM_THREADS=2 python benchmarks/within_group_screen.py --dataset sim_rho0.8 --seed 0 \
+        --variants groove guided --out benchmarks/results/within_group_screen/results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import mudata as md
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+import scgroove as sg
+from scgroove.benchmark import label_mean_imputation
+from scgroove.benchmark._runner import quiet_libraries
+from scgroove.model._guide import modality_pca
+
+#: Screen-scale simulation: 40 perturbations + control, 150 cells each, sparse RNA (2000 genes,
+#: ~3000 counts per cell) and 50 proteins; each modality keeps its own 90% / 85% of the cells.
+SCREEN = {
+    "n_perturbations": 40,
+    "cells_per_perturbation": 150,
+    "n_features": {"rna": 2000, "protein": 50},
+    "library_size": 3000,
+    "keep_fraction": (0.9, 0.85),
+}
+SIMULATIONS = {
+    "sim_rho1.0": {"shared_fraction": 1.0},
+    "sim_rho0.8": {"shared_fraction": 0.8},
+    "sim_rho0.5": {"shared_fraction": 0.5},
+    "sim_heterogeneous": {"shared_fraction": 0.8, "heterogeneous_perturbations": 20},
+}
+REAL = {"bmmc_cite_600": ("rna", "protein"), "cbmc_cite_1182": ("rna", "protein"), "bmmc_multiome_500": ("rna", "atac")}
+GW_EPSILONS = (0.01, 0.03, 0.05)
+OT_EPSILON = 0.05
+
+#: GROOVE variants, each spelt out in full (so a change of GROOVE's defaults cannot change them).
+#: "groupclip" is GROOVE's default up to 0.1; "guided_projection" is the default since.
+_PLAIN = {"contrast": "group", "projection_head": False}
+VARIANTS: dict[str, dict] = {
+    "groupclip": _PLAIN,
+    "projection": {**_PLAIN, "projection_head": True},
+    "distribution": {**_PLAIN, "distribution_weight": 1.0},
+    "projection_distribution": {**_PLAIN, "projection_head": True, "distribution_weight": 1.0},
+    "cycle": {**_PLAIN, "cycle_weight": 1.0},
+    "guided": {"contrast": "guided", "projection_head": False},
+    "guided_projection": {"contrast": "guided", "projection_head": True},
+    "guided_distribution": {"contrast": "guided", "projection_head": False, "distribution_weight": 1.0},
+}
+
+
+def load(dataset: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
+    if dataset in SIMULATIONS:
+        mdata = sg.datasets.simulate(**SCREEN, **SIMULATIONS[dataset], seed=seed)
+        return mdata, "perturbation", ("rna", "protein")
+    path = sg.benchmark._datasets.SHARED_DATA / f"{dataset}.h5mu"
+    return sg.datasets.unpair(md.read_h5mu(path), label_key="label", seed=seed), "label", REAL[dataset]
+
+
+def likelihood_of(matrix) -> str:
+    return sg.module.choose_likelihood(matrix)
+
+
+def target_features(mdata, modality) -> np.ndarray:
+    """The target modality in the units imputation is scored in: counts log-normalised, else as is."""
+    x = mdata.mod[modality].X
+    x = x.toarray() if sp.issparse(x) else np.asarray(x, dtype=np.float64)
+    if likelihood_of(x) == "nb":
+        x = np.log1p(x / np.maximum(x.sum(1, keepdims=True), 1e-12) * 1e4)
+    return x
+
+
+class EpochProbe(pl.Callback):
+    """Per-epoch latent diagnostics on the truth (encodes all cells once per epoch)."""
+
+    def __init__(self, model, mdata, modalities, key, match, every: int = 1):
+        self.model, self.mdata, self.modalities, self.match, self.every = model, mdata, modalities, match, every
+        self.labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+        self.cell_types = [mdata.mod[m].obs["cell_type"].astype(str).to_numpy() for m in modalities]
+        self.rows: list[dict] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        epoch = trainer.current_epoch
+        if epoch % self.every:
+            return
+        was_training = pl_module.module.training
+        z = self.model.get_latent_representation(self.mdata)
+        pl_module.module.train(was_training)
+        z1, z2 = z[self.modalities[0]], z[self.modalities[1]]
+        row = {"epoch": epoch}
+        row["within_label_foscttm"] = sg.metrics.within_label_foscttm(z1, z2, *self.labels, self.match)
+        for name, latent, labels, types in zip(self.modalities, (z1, z2), self.labels, self.cell_types, strict=True):
+            row[f"group_separation_{name}"] = group_separation(latent, labels)
+            row[f"cell_type_purity_{name}"] = within_label_purity(latent, labels, types)
+        metrics = trainer.callback_metrics
+        for key, value in metrics.items():
+            if key.startswith("train_") or key.startswith("validation_"):
+                row[key] = float(value)
+        self.rows.append(row)
+
+
+def group_separation(latent: np.ndarray, labels: np.ndarray) -> float:
+    """Share of the latent's total variance explained by the label (1: each group is a point)."""
+    frame = pd.DataFrame(latent)
+    means = frame.groupby(labels).transform("mean").to_numpy()
+    total = ((latent - latent.mean(0)) ** 2).sum()
+    return float(((means - latent.mean(0)) ** 2).sum() / max(total, 1e-12))
+
+
+def within_label_purity(latent: np.ndarray, labels: np.ndarray, types: np.ndarray, k: int = 10) -> float:
+    """Mean fraction of a cell's k nearest same-label neighbours that share its cell type."""
+    scores = []
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        if len(rows) <= k:
+            continue
+        x = torch.as_tensor(latent[rows])
+        distances = torch.cdist(x, x)
+        distances.fill_diagonal_(float("inf"))
+        neighbours = distances.topk(k, largest=False).indices.numpy()
+        scores.append((types[rows][neighbours] == types[rows][:, None]).mean())
+    return float(np.mean(scores))
+
+
+def score_coupling(coupling, truth: dict, prefix: str) -> dict:
+    rows = {}
+    rows[f"{prefix}bary_foscttm"] = sg.metrics.barycentric_foscttm(coupling, truth["target_pca"], truth["match"])
+    rows[f"{prefix}trace"] = sg.metrics.trace(coupling, truth["match"])
+    imputed = coupling.barycentric_projection(truth["target_features"])
+    rows.update(score_imputation(imputed, truth, prefix))
+    return rows
+
+
+def score_imputation(imputed: np.ndarray, truth: dict, prefix: str) -> dict:
+    has = (truth["match"] >= 0) & ~np.isnan(imputed).any(1)
+    scores = sg.metrics.imputation_scores(imputed[has], truth["target_features"][truth["match"][has]])
+    return {f"{prefix}{k}": float(scores[k]) for k in ("cell_pearson", "feature_pearson", "mse")}
+
+
+def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
+    labels1, labels2 = truth["labels"]
+    out = []
+    one_hot = sg.benchmark._learners._one_hot(labels1, labels2)
+    coupling = sg.align.align(*one_hot, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
+    out += [("label_only+labeled_ot", k, v) for k, v in score_coupling(coupling, truth, "").items()]
+    for epsilon in GW_EPSILONS:
+        start = time.perf_counter()
+        coupling = sg.align.align(*truth["pca"], labels1, labels2, method="labeled_gw", epsilon=epsilon)
+        seconds = time.perf_counter() - start
+        rows = score_coupling(coupling, truth, "")
+        rows["seconds"] = seconds
+        out += [(f"pca+labeled_gw@{epsilon}", k, v) for k, v in rows.items()]
+    imputed = label_mean_imputation(truth["target_features"], labels2, labels1)
+    out += [("label_mean", k, v) for k, v in score_imputation(imputed, truth, "").items()]
+    return out
+
+
+def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diagnose: bool, out_dir: Path):
+    import scvi
+
+    scvi.settings.seed = seed
+    options = dict(VARIANTS[name])
+    sg.GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=modalities)
+    model = sg.GROOVE(mdata, **options)
+    callbacks = []
+    if diagnose:
+        probe = EpochProbe(model, mdata, modalities, key, truth["match"])
+        callbacks.append(probe)
+    start = time.perf_counter()
+    model.train(
+        max_epochs=epochs,
+        early_stopping=True,
+        early_stopping_patience=15,
+        enable_progress_bar=False,
+        seed=seed,
+        callbacks=callbacks,
+    )
+    seconds = time.perf_counter() - start
+    n_epochs = len(model.history["train_loss"])
+    z = model.get_latent_representation(mdata)
+    z1, z2 = z[modalities[0]], z[modalities[1]]
+    labels1, labels2 = truth["labels"]
+    rows = {
+        "train_seconds": seconds,
+        "epochs": n_epochs,
+        "seconds_per_epoch": seconds / max(n_epochs, 1),
+        "within_label_foscttm": sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"]),
+        "latent_foscttm": sg.metrics.foscttm(z1, z2, truth["match"]),
+    }
+    coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
+    rows.update(score_coupling(coupling, truth, ""))
+    # cross-modal decoding D_2(E_1(x_1)), in the units the imputation is scored in
+    decoded = model.get_translation(modalities[0], modalities[1], mdata).to_numpy()
+    if truth["target_is_counts"]:
+        decoded = np.log1p(decoded / np.maximum(decoded.sum(1, keepdims=True), 1e-12) * 1e4)
+    rows.update(score_imputation(decoded, truth, "decoder_"))
+    for alpha in (0.5,):
+        fused = sg.align.labeled_fgw(
+            z1, z2, labels1, labels2, alpha=alpha, epsilon=0.03, structure1=truth["pca"][0], structure2=truth["pca"][1]
+        )
+        rows.update(score_coupling(fused, truth, f"fgw{alpha}_"))
+    if diagnose:
+        curve = pd.DataFrame(probe.rows)
+        curve.insert(0, "variant", name)
+        curve.to_csv(out_dir / f"diagnosis_{dataset}_{name}_seed{seed}.csv", index=False)
+    return [(name, k, v) for k, v in rows.items()]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True, choices=[*SIMULATIONS, *REAL])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", nargs="*", default=["groove"], choices=list(VARIANTS))
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--no-references", action="store_true")
+    parser.add_argument("--diagnose", action="store_true")
+    parser.add_argument("--out", default="benchmarks/results/within_group_screen/results.csv")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with quiet_libraries():
+        mdata, key, modalities = load(args.dataset, args.seed)
+        labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+        pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X)) for m in modalities]
+        truth = {
+            "match": sg.datasets.true_matching(mdata, modalities),
+            "labels": labels,
+            "pca": pca,
+            "target_pca": pca[1],
+            "target_features": target_features(mdata, modalities[1]),
+            "target_is_counts": likelihood_of(mdata.mod[modalities[1]].X) == "nb",
+        }
+        rows = [] if args.no_references else references(mdata, key, modalities, truth)
+        for name in args.variants:
+            rows += run_variant(
+                name, args.dataset, mdata, key, modalities, truth, args.seed, args.epochs, args.diagnose, out.parent
+            )
+            print(name, {k: round(v, 4) for n, k, v in rows if n == name})
+    table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
+    table.insert(0, "seed", args.seed)
+    table.insert(0, "dataset", args.dataset)
+    table.to_csv(out, mode="a", header=not out.exists(), index=False)
+    print(table.pivot_table(index="pipeline", columns="metric", values="value").round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
