@@ -237,7 +237,7 @@ def main(argv=None):
     with quiet_libraries():
         mdata, key, modalities = load(args.dataset, args.seed)
         labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-        pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X)) for m in modalities]
+        pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X) == "nb") for m in modalities]
         truth = {
             "match": sg.datasets.true_matching(mdata, modalities),
             "labels": labels,

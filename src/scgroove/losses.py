@@ -265,6 +265,27 @@ def _labels_in_both(labels1: torch.Tensor, labels2: torch.Tensor):
 
 
 @torch.no_grad()
+def _labeled_sinkhorn_plan(
+    cost: torch.Tensor, labels_u: torch.Tensor, labels_v: torch.Tensor, epsilon: float, n_iter: int
+) -> torch.Tensor:
+    """Entropic plan with mass only between same-label rows and columns, each label with equal mass.
+
+    Inside a label the marginals are uniform; every label present on both sides carries the same
+    total mass (the caller keeps only such labels). Log-domain Sinkhorn, fixed iteration count.
+    """
+    allowed = labels_u[:, None] == labels_v[None, :]
+    n_labels = labels_u.unique().numel()
+    log_a = -torch.log(_label_counts(labels_u) * n_labels).to(cost.dtype)
+    log_b = -torch.log(_label_counts(labels_v) * n_labels).to(cost.dtype)
+    log_kernel = torch.where(allowed, -cost / epsilon, cost.new_tensor(float("-inf")))
+    f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
+    for _ in range(n_iter):
+        f = log_a - torch.logsumexp(log_kernel + g[None, :], dim=1)
+        g = log_b - torch.logsumexp(log_kernel + f[:, None], dim=0)
+    return torch.exp(log_kernel + f[:, None] + g[None, :])
+
+
+@torch.no_grad()
 def labeled_batch_plan(
     z1: torch.Tensor,
     z2: torch.Tensor,
@@ -277,27 +298,25 @@ def labeled_batch_plan(
 
     Cost :math:`1 - \cos(z^1_i, z^2_j)`; every label present in both modalities carries the same
     mass, spread uniformly over its cells on each side; cells whose label is missing from the
-    other modality get none. Solved with POT's log-domain Sinkhorn on the batch (cross-label
-    pairs get a prohibitive cost). Returns a dense ``(n1, n2)`` plan, no gradient.
+    other modality get none. Solved by masked log-domain Sinkhorn on the batch
+    (:func:`_labeled_sinkhorn_plan`, shared with :func:`within_label_sinkhorn_divergence`).
+    Returns a dense ``(n1, n2)`` plan, no gradient.
     """
-    import ot
-
     labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
     shared, keep1, keep2 = _labels_in_both(labels1, labels2)
     plan = z1.new_zeros((z1.shape[0], z2.shape[0]))
     if shared.numel() == 0:
         return plan
-    y1, y2 = labels1[keep1], labels2[keep2]
-    same = y1[:, None] == y2[None, :]
     cost = 1.0 - F.normalize(z1[keep1].float(), dim=1) @ F.normalize(z2[keep2].float(), dim=1).T
-    cost = torch.where(same, cost, cost.new_tensor(2.0 + 50.0 * epsilon))
-    a = 1.0 / (_label_counts(y1) * shared.numel())
-    b = 1.0 / (_label_counts(y2) * shared.numel())
-    solved = ot.bregman.sinkhorn_log(a, b, cost, epsilon, numItermax=n_iter, warn=False)
-    plan[torch.nonzero(keep1).reshape(-1)[:, None], torch.nonzero(keep2).reshape(-1)[None, :]] = (
-        solved.to(plan.dtype) * same
-    )
+    solved = _labeled_sinkhorn_plan(cost, labels1[keep1], labels2[keep2], epsilon, n_iter)
+    plan[torch.nonzero(keep1).reshape(-1)[:, None], torch.nonzero(keep2).reshape(-1)[None, :]] = solved.to(plan.dtype)
     return plan
+
+
+def _same_label_weights(labels1: torch.Tensor, labels2: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same-label indicator and GroupCLIP's positive weights (uniform over same-label cells)."""
+    same = (labels1[:, None] == labels2[None, :]).to(dtype)
+    return same, same / same.sum(1, keepdim=True).clamp_min(1.0)
 
 
 def ot_refined_clip_loss(
@@ -323,8 +342,7 @@ def ot_refined_clip_loss(
     """
     _check_inputs(z1, z2, labels1, labels2, temperature)
     labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
-    same = (labels1[:, None] == labels2[None, :]).to(z1.dtype)
-    uniform = same / same.sum(1, keepdim=True).clamp_min(1.0)
+    same, uniform = _same_label_weights(labels1, labels2, z1.dtype)
     if refinement <= 0:
         weights = uniform
     else:
@@ -383,8 +401,7 @@ def guided_clip_loss(
     """
     _check_inputs(z1, z2, labels1, labels2, temperature)
     labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
-    same = (labels1[:, None] == labels2[None, :]).to(z1.dtype)
-    uniform = same / same.sum(1, keepdim=True).clamp_min(1.0)
+    same, uniform = _same_label_weights(labels1, labels2, z1.dtype)
     if guide is None or guide_weight <= 0:
         return soft_group_clip_loss(z1, z2, uniform, temperature, similarity)
     guide = guide.to(z1.dtype) * same
@@ -392,27 +409,6 @@ def guided_clip_loss(
     sharpened = torch.where(row_mass > 0, guide / row_mass.clamp_min(1e-30), uniform)
     weights = (1 - guide_weight) * uniform + guide_weight * sharpened
     return soft_group_clip_loss(z1, z2, weights, temperature, similarity)
-
-
-@torch.no_grad()
-def _labeled_sinkhorn_plan(
-    cost: torch.Tensor, labels_u: torch.Tensor, labels_v: torch.Tensor, epsilon: float, n_iter: int
-) -> torch.Tensor:
-    """Entropic plan with mass only between same-label rows and columns, each label with equal mass.
-
-    Inside a label the marginals are uniform; every label present on both sides carries the same
-    total mass (the caller keeps only such labels). Log-domain Sinkhorn, fixed iteration count.
-    """
-    allowed = labels_u[:, None] == labels_v[None, :]
-    n_labels = labels_u.unique().numel()
-    log_a = -torch.log(_label_counts(labels_u) * n_labels).to(cost.dtype)
-    log_b = -torch.log(_label_counts(labels_v) * n_labels).to(cost.dtype)
-    log_kernel = torch.where(allowed, -cost / epsilon, cost.new_tensor(float("-inf")))
-    f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
-    for _ in range(n_iter):
-        f = log_a - torch.logsumexp(log_kernel + g[None, :], dim=1)
-        g = log_b - torch.logsumexp(log_kernel + f[:, None], dim=0)
-    return torch.exp(log_kernel + f[:, None] + g[None, :])
 
 
 def within_label_sinkhorn_divergence(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 
 def label_mean_imputation(target_values, target_labels, source_labels) -> np.ndarray:
@@ -31,11 +32,11 @@ def label_mean_imputation(target_values, target_labels, source_labels) -> np.nda
     if len(target_labels) != target_values.shape[0]:
         raise ValueError(f"target_labels has {len(target_labels)} entries for {target_values.shape[0]} target cells.")
     codes, categories = pd.factorize(target_labels)
-    indicator = np.zeros((len(categories), len(codes)))
-    indicator[codes, np.arange(len(codes))] = 1.0
-    indicator /= indicator.sum(1, keepdims=True)
-    # sparse @ dense stays sparse-friendly: (features x cells) @ (cells x labels)
-    means = np.asarray((target_values.T @ indicator.T).T)
+    # labels x cells averaging matrix, sparse: one entry per cell, never labels x cells dense
+    weights = 1.0 / np.bincount(codes)[codes]
+    averaging = sp.csr_matrix((weights, (codes, np.arange(len(codes)))), shape=(len(categories), len(codes)))
+    means = averaging @ target_values
+    means = means.toarray() if sp.issparse(means) else np.asarray(means)
     lookup = pd.Index(categories).get_indexer(source_labels)
     imputed = np.full((len(source_labels), means.shape[1]), np.nan)
     known = lookup >= 0

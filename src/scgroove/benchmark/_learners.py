@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scanpy as sc
-import scipy.sparse as sp
 from mudata import MuData
+
+from scgroove.model._guide import modality_pca
 
 
 @dataclass
@@ -59,19 +59,12 @@ WITHIN_GROUP_OPTIONS: dict[str, dict] = {
 
 
 def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """Each modality's own PCA (counts: library normalisation + log1p first); same number of PCs."""
+    """Each modality's own PCA (non-negative data: library normalisation + log1p first); same number of PCs."""
     n_comps = min(
         n_comps, *(mdata.mod[m].n_vars - 1 for m in modalities), *(mdata.mod[m].n_obs - 1 for m in modalities)
     )
-    spaces = []
-    for modality in modalities:
-        x = mdata.mod[modality].X
-        x = x.toarray() if sp.issparse(x) else np.asarray(x, dtype=np.float64)
-        if x.min() >= 0:
-            x = np.log1p(x / np.maximum(x.sum(1, keepdims=True), 1e-12) * 1e4)
-        adata = sc.AnnData(x.astype(np.float32))
-        sc.pp.pca(adata, n_comps=n_comps, random_state=0)
-        spaces.append(adata.obsm["X_pca"])
+    matrices = [mdata.mod[m].X for m in modalities]
+    spaces = [modality_pca(x, log_normalize=x.min() >= 0, n_comps=n_comps) for x in matrices]
     return spaces[0], spaces[1]
 
 

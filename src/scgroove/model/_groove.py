@@ -375,8 +375,9 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         """
         if seed is None:
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        dataset = self._dataset()
         splitter = WeaklyPairedDataSplitter(
-            self._dataset(), train_size, groups_per_batch=groups_per_batch, cells_per_group=cells_per_group, seed=seed
+            dataset, train_size, groups_per_batch=groups_per_batch, cells_per_group=cells_per_group, seed=seed
         )
         if early_stopping and splitter.n_val == 0:
             raise ValueError("early_stopping needs validation cells: use train_size < 1.")
@@ -385,7 +386,10 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
         if contrast == "guided" and self.module.use_group_clip:
             if guide is None:
                 guide = structure_guide(self)
-            guide_options = {"guide": guide_matrix(guide, *self._n_cells()), "guide_weight": guide_weight}
+            guide_options = {
+                "guide": guide_matrix(guide, len(dataset.labels[1]), len(dataset.labels[2])),
+                "guide_weight": guide_weight,
+            }
         elif guide is not None:
             raise ValueError(f'guide is used by contrast="guided" only; this model has contrast={contrast!r}.')
         plan = self._training_plan_cls(
@@ -416,10 +420,6 @@ class GROOVE(GROOVEResultsMixin, BaseModelClass):
             **trainer_kwargs,
         )
         return runner()
-
-    def _n_cells(self) -> tuple[int, int]:
-        dataset = self._dataset()
-        return len(dataset.labels[1]), len(dataset.labels[2])
 
     # -- results --------------------------------------------------------------------------------
     def _modality_index(self, modality: str) -> int:

@@ -14,15 +14,15 @@ _X = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
 _LABELS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}
 
 
-def modality_pca(matrix, likelihood: str, n_comps: int = 30, seed: int = 0) -> np.ndarray:
-    """A modality's own PCA: counts (``"nb"``) are library-normalised and log1p-transformed first.
+def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) -> np.ndarray:
+    """A modality's own PCA; with ``log_normalize`` (counts) library-normalised and log1p first.
 
     Sparse input stays sparse (scanpy's implicit centring); ``n_comps`` is capped by the data's
     shape.
     """
     x = matrix if sp.issparse(matrix) else np.asarray(take_rows(matrix, np.arange(matrix.shape[0])))
     x = sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else x.astype(np.float32)
-    if likelihood == "nb":
+    if log_normalize:
         library = np.asarray(x.sum(axis=1)).ravel()
         scale = 1e4 / np.maximum(library, 1e-12)
         x = (sp.diags(scale) @ x).log1p() if sp.issparse(x) else np.log1p(x * scale[:, None])
@@ -50,8 +50,8 @@ def structure_guide(model, n_comps: int = 30, epsilon: float = 0.03) -> Coupling
         Entropic regularisation of labeled GW (relative to the normalised structure).
     """
     manager = model.adata_manager
-    likelihoods = [model.module.heads[str(m)].name for m in (1, 2)]
-    spaces = [modality_pca(manager.get_from_registry(_X[m]), likelihoods[m - 1], n_comps) for m in (1, 2)]
+    counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
+    spaces = [modality_pca(manager.get_from_registry(_X[m]), counts[m - 1], n_comps) for m in (1, 2)]
     labels = [np.asarray(manager.get_from_registry(_LABELS[m])).reshape(-1) for m in (1, 2)]
     return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon)
 
