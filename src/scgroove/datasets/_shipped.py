@@ -1,4 +1,4 @@
-"""Small real datasets shipped inside the package."""
+"""Small real paired datasets shipped inside the package (see ``data/SOURCE.md``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 import mudata as md
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+def _read(name: str) -> md.MuData:
+    return md.read_h5mu(DATA_DIR / f"{name}.h5mu")
 
 
 def bmmc_cite() -> md.MuData:
@@ -22,4 +26,35 @@ def bmmc_cite() -> md.MuData:
     -------
     A new MuData read from the shipped file.
     """
-    return md.read_h5mu(DATA_DIR / "bmmc_cite_600.h5mu")
+    return _read("bmmc_cite_600")
+
+
+def cbmc_cite() -> md.MuData:
+    """1182 cord-blood cells measured by CITE-seq (RNA 1000 genes + 10 surface proteins), *paired*.
+
+    Stoeckius et al. 2017 (GEO GSE100866), via the example data of xianglin226/scMDC
+    (Apache-2.0); feature names are not available. Raw counts in ``X`` of ``"rna"`` and
+    ``"protein"``; an annotated cell class (6, unnamed) in ``obs["label"]``.
+
+    Returns
+    -------
+    A new MuData read from the shipped file.
+    """
+    return _read("cbmc_cite_1182")
+
+
+def bmmc_multiome() -> md.MuData:
+    """500 bone-marrow cells measured by 10x Multiome (RNA 600 genes + ATAC 600 peaks), *paired*.
+
+    Same challenge and licence as :func:`bmmc_cite` (BMMC Multiome test resource). Raw counts in
+    ``X`` of ``"rna"`` and ``"atac"``; cell types (21) in ``obs["label"]``.
+
+    Returns
+    -------
+    A new MuData read from the shipped file.
+    """
+    return _read("bmmc_multiome_500")
+
+
+#: The shipped datasets by file name, with their loaders.
+SHIPPED = {"bmmc_cite_600": bmmc_cite, "cbmc_cite_1182": cbmc_cite, "bmmc_multiome_500": bmmc_multiome}

@@ -1,0 +1,319 @@
+"""Every per-cell output of a trained model: latents, translations, reconstructions, matches, imputations."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from mudata import MuData
+
+from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove.align import Coupling, align
+from scgroove.model._batching import rows_as_tensor
+
+
+def _groove_uns(mdata: MuData) -> dict:
+    return mdata.uns.setdefault(RESULT_KEYS.UNS, {})
+
+
+class ModelOutputsMixin:
+    """Methods of :class:`scgroove.GROOVE` (and its baselines) that read a trained model's outputs.
+
+    Data flows one way: registered data -> latents (in memory) -> coupling -> MuData. Labels are
+    the registered codes the model trained on, never re-read from ``obs``.
+    """
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _modality_index(self, modality: str) -> int:
+        if modality not in self.modalities:
+            raise KeyError(f"Unknown modality {modality!r}; this model was set up with {self.modalities}.")
+        return self.modalities.index(modality) + 1
+
+    def _label_categories(self) -> np.ndarray:
+        """The registered label categories (one list for both modalities), from the registry."""
+        state = self.registry_["field_registries"][LABELS_KEYS[1]]["state_registry"]
+        return np.asarray(state["categorical_mapping"]).astype(str)
+
+    def _registered_labels(self, mdata: MuData, modality: str) -> np.ndarray:
+        """Each cell's label as registered at set-up (codes mapped back to their names)."""
+        codes = self.get_anndata_manager(mdata, required=True).get_from_registry(
+            LABELS_KEYS[self._modality_index(modality)]
+        )
+        return self._label_categories()[np.asarray(codes).reshape(-1)]
+
+    # -- latents and decoding -------------------------------------------------------------------
+    @torch.inference_mode()
+    def get_latent_representation(
+        self, mdata: MuData | None = None, modality: str | None = None, batch_size: int = 1024
+    ) -> np.ndarray | dict[str, np.ndarray]:
+        """Shared-space coordinates of the cells of one modality (or of both).
+
+        Parameters
+        ----------
+        mdata
+            MuData to embed; default: the one the model was set up with. New (query) MuData is
+            set up with the model's registry on the fly (same features, same modalities).
+        modality
+            Modality name; ``None`` returns ``{modality: latent}`` for both.
+        batch_size
+            Cells encoded at a time (sparse rows are densified one batch at a time).
+
+        Returns
+        -------
+        ``(n_cells_of_modality, n_latent)`` array, rows in the modality's order.
+        """
+        mdata = self._validate_anndata(mdata)
+        if modality is None:
+            return {m: self.get_latent_representation(mdata, m, batch_size) for m in self.modalities}
+        index = self._modality_index(modality)
+        matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[index])
+        self.module.eval()
+        chunks = [
+            self.module.encode(rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index)
+            .cpu()
+            .numpy()
+            for start in range(0, matrix.shape[0], batch_size)
+        ]
+        return np.concatenate(chunks).astype(np.float32)
+
+    def write_latent(
+        self, mdata: MuData | None = None, key_added: str = RESULT_KEYS.LATENT, batch_size: int = 1024
+    ) -> None:
+        """Write each modality's latent to ``mdata[m].obsm[key_added]``.
+
+        Usable with scanpy, e.g. ``sc.pp.neighbors(mdata["rna"], use_rep="X_groove")``.
+
+        Writes
+        ------
+        ``mdata[m].obsm[key_added]`` for both modalities, and
+        ``mdata.uns["groove"]["latent"] = {"key_added": key_added, "n_latent": ..., "modalities": [...]}``.
+        """
+        mdata = self._validate_anndata(mdata)
+        for modality, latent in self.get_latent_representation(mdata, None, batch_size).items():
+            mdata.mod[modality].obsm[key_added] = latent
+        uns = _groove_uns(mdata)
+        uns["latent"] = {"key_added": key_added, "n_latent": self.module.n_latent, "modalities": list(self.modalities)}
+
+    @torch.inference_mode()
+    def get_translation(
+        self,
+        source: str,
+        target: str,
+        mdata: MuData | None = None,
+        batch_size: int = 1024,
+        library_size: float | Literal["typical"] = "typical",
+    ) -> pd.DataFrame:
+        """Decode the cells of ``source`` into ``target``'s features: ``D_target(E_source(x))``.
+
+        Parameters
+        ----------
+        source, target
+            Modality names.
+        mdata
+            Default: the model's MuData.
+        batch_size
+            Cells at a time.
+        library_size
+            For an ``"nb"`` target: counts are the decoded proportions times this library size;
+            ``"typical"`` uses the median library of the target's registered cells.
+
+        Returns
+        -------
+        DataFrame ``(n_source_cells, n_target_features)`` indexed by source obs names with target
+        var names as columns.
+        """
+        mdata = self._validate_anndata(mdata)
+        latent = self.get_latent_representation(mdata, source, batch_size)
+        t = self._modality_index(target)
+        library = None if library_size == "typical" else torch.tensor(float(library_size))
+        self.module.eval()
+        decoded = [
+            self.module.decoded_mean(torch.as_tensor(latent[s : s + batch_size]), t, library).cpu().numpy()
+            for s in range(0, latent.shape[0], batch_size)
+        ]
+        return pd.DataFrame(
+            np.concatenate(decoded),
+            index=mdata.mod[source].obs_names.copy(),
+            columns=mdata.mod[target].var_names.copy(),
+        )
+
+    @torch.inference_mode()
+    def get_reconstruction(self, modality: str, mdata: MuData | None = None, batch_size: int = 1024) -> np.ndarray:
+        """Denoised features: each cell decoded from its own latent, in the data's units.
+
+        Counts (``"nb"``) keep each cell's observed library size.
+        """
+        mdata = self._validate_anndata(mdata)
+        index = self._modality_index(modality)
+        matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[index])
+        self.module.eval()
+        out = []
+        for start in range(0, matrix.shape[0], batch_size):
+            x = rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0])))
+            z = self.module.encode(x, index)
+            out.append(self.module.decoded_mean(z, index, x.sum(1)).cpu().numpy())
+        return np.concatenate(out).astype(np.float32)
+
+    def write_denoised(
+        self, mdata: MuData | None = None, modalities: list[str] | None = None, layer: str = RESULT_KEYS.DENOISED_LAYER
+    ) -> None:
+        """Write :meth:`get_reconstruction` to ``mdata[m].layers[layer]`` (dense, cells x features).
+
+        Parameters
+        ----------
+        mdata
+            Default: the model's MuData.
+        modalities
+            Default: both.
+        layer
+            Layer name, default ``"groove_denoised"``.
+        """
+        mdata = self._validate_anndata(mdata)
+        for modality in modalities or list(self.modalities):
+            mdata.mod[modality].layers[layer] = self.get_reconstruction(modality, mdata)
+
+    # -- matching and imputation ----------------------------------------------------------------
+    def align(
+        self,
+        method: str = "labeled_ot",
+        mdata: MuData | None = None,
+        key_added: str = "coupling",
+        batch_size: int = 1024,
+        **params,
+    ) -> Coupling:
+        """Match the cells of the two modalities with an aligner on the model's latents.
+
+        The latents are computed in memory (write them with :meth:`write_latent`); the labels are
+        the ones registered at set-up.
+
+        Parameters
+        ----------
+        method
+            Any method of :func:`scgroove.align.align`; labeled methods use the perturbation labels.
+            For ``"labeled_fgw"``, pass ``structure1``/``structure2`` (e.g. each modality's PCA) to
+            fuse the latent cost with each modality's own geometry.
+        mdata
+            Default: the model's MuData.
+        key_added
+            Key under ``mdata.uns["groove"]``.
+        batch_size
+            Cells encoded at a time.
+        **params
+            Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...).
+
+        Returns
+        -------
+        The :class:`~scgroove.align.Coupling` (rows: modality 1, columns: modality 2).
+
+        Writes
+        ------
+        ``mdata.uns["groove"][key_added]`` = :meth:`Coupling.to_uns <scgroove.align.Coupling.to_uns>`
+        plus ``"modalities"``, and ``mdata.uns["groove"]["perturbation_key"]``. Cells whose label
+        is absent from the other modality get no mass (no partner).
+        """
+        mdata = self._validate_anndata(mdata)
+        m1, m2 = self.modalities
+        latents = self.get_latent_representation(mdata, None, batch_size)
+        coupling = align(
+            latents[m1],
+            latents[m2],
+            self._registered_labels(mdata, m1),
+            self._registered_labels(mdata, m2),
+            method=method,
+            **params,
+        )
+        stored = coupling.to_uns()
+        stored["modalities"] = [m1, m2]
+        uns = _groove_uns(mdata)
+        uns[key_added] = stored
+        uns["perturbation_key"] = self.registry_["setup_args"]["perturbation_key"]
+        return coupling
+
+    def impute(
+        self,
+        source: str,
+        target: str,
+        method: Literal["coupling", "decoder"] = "coupling",
+        mdata: MuData | None = None,
+        coupling: Coupling | None = None,
+        coupling_key: str = "coupling",
+        target_layer: str | None = None,
+        batch_size: int = 1024,
+    ) -> pd.DataFrame:
+        """Impute ``target``'s features for the cells of ``source``.
+
+        Parameters
+        ----------
+        source, target
+            Modality names.
+        method
+            ``"coupling"``: barycentric transport, each source cell gets the coupling-weighted mean
+            of its matched target cells' measured features (cells without mass get NaN);
+            ``"decoder"``: cross-modal decoding ``D_target(E_source(x))`` (counts at the target's
+            typical library size).
+        mdata
+            Default: the model's MuData.
+        coupling
+            Coupling to use with ``method="coupling"``; default the one stored under
+            ``mdata.uns["groove"][coupling_key]`` by :meth:`align` (an error if there is none).
+        coupling_key
+            Where a stored coupling is read.
+        target_layer
+            Target features to transport with ``method="coupling"``: a layer of ``mdata[target]``
+            (default: the registered data).
+        batch_size
+            Cells at a time (``method="decoder"``).
+
+        Returns
+        -------
+        DataFrame ``(n_source_cells, n_target_features)``, target var names as columns.
+
+        Writes
+        ------
+        ``mdata[source].obsm["groove_imputed_<target>"]`` (the DataFrame) and
+        ``mdata.uns["groove"]["imputation"]["<source>_to_<target>"] = {"method": ...}``.
+        """
+        mdata = self._validate_anndata(mdata)
+        s, t = self._modality_index(source), self._modality_index(target)
+        if s == t:
+            raise ValueError("source and target must be different modalities.")
+        if method == "decoder":
+            imputed = self.get_translation(source, target, mdata, batch_size)
+        elif method == "coupling":
+            coupling = coupling if coupling is not None else self._stored_coupling(mdata, coupling_key)
+            coupling = coupling if s == 1 else coupling.transpose()
+            expected = (mdata.mod[source].n_obs, mdata.mod[target].n_obs)
+            if (coupling.n1, coupling.n2) != expected:
+                raise ValueError(
+                    f"Coupling of shape {(coupling.n1, coupling.n2)} does not fit {source!r} x {target!r} "
+                    f"cells {expected}."
+                )
+            if target_layer is None:
+                values = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[t])
+            else:
+                values = mdata.mod[target].layers[target_layer]
+            imputed = pd.DataFrame(
+                coupling.barycentric_projection(values).astype(np.float32),
+                index=mdata.mod[source].obs_names.copy(),
+                columns=mdata.mod[target].var_names.copy(),
+            )
+        else:
+            raise ValueError(f"method must be 'coupling' or 'decoder', got {method!r}.")
+        mdata.mod[source].obsm[f"{RESULT_KEYS.IMPUTED_PREFIX}{target}"] = imputed
+        record = {"method": method, "source": source, "target": target}
+        if method == "coupling":
+            record["coupling_method"] = coupling.method
+        _groove_uns(mdata).setdefault("imputation", {})[f"{source}_to_{target}"] = record
+        return imputed
+
+    @staticmethod
+    def _stored_coupling(mdata: MuData, key: str) -> Coupling:
+        stored = mdata.uns.get(RESULT_KEYS.UNS, {}).get(key)
+        if stored is None:
+            raise KeyError(
+                f"No coupling stored under mdata.uns['groove'][{key!r}]: call model.align(key_added={key!r}) "
+                "first, or pass coupling=."
+            )
+        return Coupling.from_uns(stored)
