@@ -7,7 +7,7 @@ as anchors; GROOVE's latent FOSCTTM, how well modalities mix (label transfer acc
 modalities, and the probability that a same-label cell of the other modality is nearer than an
 other-label one), GroupCLIP at the first and last epoch; then trace and barycentric FOSCTTM (in
 modality 2's PCA space) of unlabeled vs labeled aligners on the GROOVE latents, and of labeled GW
-on PCA per modality (Ryu et al. 2024). Real data: ``../shared/data`` with the pairing hidden
+on PCA per modality (Ryu et al. 2024). Real data: the shipped datasets with the pairing hidden
 (each modality keeps an independent 85% of cells; cell types as groups).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import mudata as md
 import numpy as np
@@ -26,7 +25,6 @@ import scvi
 
 import scgroove as sg
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL = {"bmmc_cite_600": ("rna", "protein"), "cbmc_cite_1182": ("rna", "protein"), "bmmc_multiome_500": ("rna", "atac")}
 
 
@@ -37,7 +35,7 @@ def load(name: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
             n_perturbations=20, cells_per_perturbation=100, shared_fraction=rho, keep_fraction=(0.9, 0.85), seed=seed
         )
         return mdata, "perturbation", ("rna", "protein")
-    paired = md.read_h5mu(SHARED / f"{name}.h5mu")
+    paired = sg.datasets._shipped.SHIPPED[name]()
     return sg.datasets.unpair(paired, label_key="label", fraction=0.85, seed=seed), "label", REAL[name]
 
 
@@ -85,8 +83,8 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
     start = time.perf_counter()
     model.train(max_epochs=epochs, enable_progress_bar=False)
     row["train_s"] = time.perf_counter() - start
-    gc = model.history["train_group_clip"].to_numpy().astype(float).ravel()
-    vgc = model.history["validation_group_clip"].to_numpy().astype(float).ravel()
+    gc = model.history["train_contrast"].to_numpy().astype(float).ravel()
+    vgc = model.history["validation_contrast"].to_numpy().astype(float).ravel()
     row.update(
         {
             "group_clip_first": gc[0],

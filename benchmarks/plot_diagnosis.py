@@ -18,7 +18,7 @@ PANELS = [
     ("within_label_foscttm", "within-label FOSCTTM of the latent\n(lower: the latent matches cells inside groups)"),
     ("group_separation_rna", "group separation, RNA latent\n(share of variance explained by the label)"),
     ("cell_type_purity_rna", "cell-type purity of same-label\nkNN, RNA latent"),
-    ("train_group_clip", "contrastive loss (train)"),
+    ("train_contrast", "contrastive loss (train)"),
     ("train_reconstruction_rna", "RNA reconstruction NLL (train)"),
     ("validation_loss", "total validation loss"),
 ]

@@ -18,8 +18,8 @@ CONFIGS = {
     "GROOVE default (guided GroupCLIP on a projection head)": {},
     "GroupCLIP on the latent (default up to 0.1)": {"contrast": "group", "projection_head": False},
     "no backtranslation": {"use_backtranslation": False},
-    "no GroupCLIP": {"use_group_clip": False},
-    "reconstruction only (reference)": {"use_group_clip": False, "use_backtranslation": False},
+    "no GroupCLIP": {"use_contrast": False},
+    "reconstruction only (reference)": {"use_contrast": False, "use_backtranslation": False},
 }
 
 
@@ -67,7 +67,7 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     model = sg.GROOVE(mdata, n_latent=32, **flags)
 
     guide, guide_s = None, 0.0
-    if model.module.contrast == "guided" and model.module.use_group_clip:
+    if model.module.needs_guide:
         start = time.perf_counter()
         guide = sg.model.structure_guide(model)  # once per training, before the first epoch
         guide_s = time.perf_counter() - start

@@ -69,8 +69,8 @@ def load(dataset: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
     if dataset in SIMULATIONS:
         mdata = sg.datasets.simulate(**SCREEN, **SIMULATIONS[dataset], seed=seed)
         return mdata, "perturbation", ("rna", "protein")
-    path = sg.benchmark._datasets.SHARED_DATA / f"{dataset}.h5mu"
-    return sg.datasets.unpair(md.read_h5mu(path), label_key="label", seed=seed), "label", REAL[dataset]
+    paired = sg.datasets._shipped.SHIPPED[dataset]()
+    return sg.datasets.unpair(paired, label_key="label", seed=seed), "label", REAL[dataset]
 
 
 def likelihood_of(matrix) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The screen-scale evaluation of issue 11: every (dataset, seed) job of JOBS, run by N workers of one
+# The screen-scale evaluation of the within-group work: every (dataset, seed) job of JOBS, run by N workers of one
 # thread each (2 cores: two single-threaded torch processes, never two unpinned ones).
 #   bash benchmarks/within_group_screen.sh JOBS_FILE OUT_CSV [WORKERS]
 # JOBS_FILE: lines "dataset seed variant..." ; finished jobs are marked in OUT_CSV.jobs, so a rerun resumes.

@@ -1,4 +1,4 @@
-"""Does the held-out label resolution rule pick the best pipeline? (issue 8)
+"""Does the held-out label resolution rule pick the best pipeline?
 
 For every dataset and seed: train each candidate (learner, aligner) pipeline on the real labels and
 score it against the hidden truth (barycentric FOSCTTM; lower is better), and let the rule choose
@@ -18,7 +18,8 @@ import pandas as pd
 
 from scgroove.benchmark import DEFAULT_EPSILON, evaluate_representation, make_dataset, select_pipeline
 from scgroove.benchmark._learners import LEARNERS
-from scgroove.benchmark._runner import DatasetTruth, quiet_libraries
+from scgroove.benchmark._runner import quiet_libraries
+from scgroove.benchmark._truth import DatasetTruth
 
 SIM = {"n_perturbations": 8, "cells_per_perturbation": 30}
 PIPELINES = [

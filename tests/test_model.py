@@ -4,6 +4,7 @@ import pytest
 import scanpy as sc
 import scipy.sparse as sp
 import scvi
+import torch
 from conftest import shared_file
 
 import scgroove as sg
@@ -29,10 +30,10 @@ def test_training_aligns_groups_and_logs_every_term(small_mdata):
     model.train(max_epochs=80, **QUIET)
     history = model.history
     for split in ("train", "validation"):
-        for term in ("loss", "reconstruction_rna", "reconstruction_protein", "group_clip", "backtranslation"):
+        for term in ("loss", "reconstruction_rna", "reconstruction_protein", "contrast", "backtranslation"):
             assert f"{split}_{term}" in history, f"{split}_{term}"
-    group_clip = history["train_group_clip"].to_numpy().ravel().astype(float)
-    assert group_clip[-3:].mean() < 0.5 * group_clip[:3].mean()
+    contrast = history["train_contrast"].to_numpy().ravel().astype(float)
+    assert contrast[-3:].mean() < 0.5 * contrast[:3].mean()
     trained = cross_modal_label_accuracy(model, small_mdata)
     assert trained > 0.7 and trained > untrained + 0.3
     z = model.get_latent_representation(modality="protein")
@@ -41,7 +42,7 @@ def test_training_aligns_groups_and_logs_every_term(small_mdata):
 
 def test_ablation_flags_change_the_losses(small_mdata):
     setup(small_mdata)
-    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32, use_group_clip=False, use_backtranslation=False)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32, use_contrast=False, use_backtranslation=False)
     model.train(max_epochs=2, **QUIET)
     assert "train_backtranslation" not in model.history
     # GroupCLIP is still measured (logged) but not optimised: the loss is reconstruction only
@@ -53,7 +54,7 @@ def test_ablation_flags_change_the_losses(small_mdata):
     ).ravel()
     np.testing.assert_allclose(total, recon, rtol=1e-5)
     with pytest.raises(ValueError, match="At least one"):
-        sg.GROOVE(small_mdata, use_reconstruction=False, use_group_clip=False)
+        sg.GROOVE(small_mdata, use_reconstruction=False, use_contrast=False)
 
 
 def test_write_latent_works_with_scanpy_and_h5mu(small_mdata, tmp_path):
@@ -135,6 +136,21 @@ def test_labels_of_one_modality_only_train_reconstruction(small_mdata):
     cats = small_mdata["rna"].obs["_groove_perturbation"].cat.categories
     assert list(cats) == list(small_mdata["protein"].obs["_groove_perturbation"].cat.categories)
     assert {"P000", "P999"} <= set(cats)
+    # P000 cells (RNA only) get no positives: neither guide mass nor a same-label partner, so the
+    # contrast only ever pushes them away; moving them further from every protein cell can only
+    # lower the loss, and moving them onto protein cells of another label can only raise it
+    orphan = (small_mdata["rna"].obs["perturbation"] == "P000").to_numpy()
+    guide = sg.model.structure_guide(model)
+    assert (guide.row_mass[orphan] == 0).all() and (guide.row_mass[~orphan] > 0).all()
+    z = model.get_latent_representation()
+    labels = {m: torch.as_tensor(small_mdata[m].obs["_groove_perturbation"].cat.codes.to_numpy()) for m in z}
+    z1, z2 = torch.as_tensor(z["rna"]), torch.as_tensor(z["protein"])
+    loss = sg.losses.group_clip_loss(z1, z2, labels["rna"], labels["protein"], 0.1)
+    away, onto = z1.clone(), z1.clone()
+    away[orphan] = -z2.mean(0)
+    onto[orphan] = z2[: orphan.sum()]
+    assert sg.losses.group_clip_loss(away, z2, labels["rna"], labels["protein"], 0.1) < loss
+    assert sg.losses.group_clip_loss(onto, z2, labels["rna"], labels["protein"], 0.1) > loss
 
 
 def test_real_cite_seq_with_hidden_pairing():
@@ -149,7 +165,7 @@ def test_real_cite_seq_with_hidden_pairing():
         z["rna"], z["protein"], mdata["rna"].obs["label"], mdata["protein"].obs["label"]
     )
     assert accuracy > 0.4  # 40 unbalanced cell types; chance (largest class) is ~0.15
-    gc = model.history["train_group_clip"].to_numpy().astype(float).ravel()
+    gc = model.history["train_contrast"].to_numpy().astype(float).ravel()
     assert gc[-1] < gc[0]
 
 
@@ -166,13 +182,18 @@ def test_align_impute_and_denoise_write_back(small_mdata, tmp_path):
     setup(small_mdata)
     model = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32)
     model.train(max_epochs=3, **QUIET)
-    coupling = model.align(method="labeled_ot")
     rna, protein = small_mdata["rna"], small_mdata["protein"]
+    with pytest.raises(KeyError, match="call model.align"):  # no silent align() inside impute
+        model.impute("rna", "protein", method="coupling")
+    assert "coupling" not in small_mdata.uns.get("groove", {})
+    model.write_latent(key_added="X_mine")
+    coupling = model.align(method="labeled_ot")
     assert coupling.n1 == rna.n_obs and coupling.n2 == protein.n_obs
     stored = small_mdata.uns["groove"]["coupling"]
     assert stored["method"] == "labeled_ot" and stored["matrix"].shape == (rna.n_obs, protein.n_obs)
     assert stored["matrix"].sum() == pytest.approx(1.0, abs=1e-3)
-    assert "X_groove" in rna.obsm and "X_groove" in protein.obsm
+    # latents pass in memory: align writes no latent next to the one the user chose to keep
+    assert "X_groove" not in rna.obsm and "X_mine" in rna.obsm
     # coupling imputation = barycentric projection of the measured protein
     imputed = model.impute("rna", "protein", method="coupling")
     np.testing.assert_allclose(imputed.to_numpy(), coupling.barycentric_projection(protein.X), rtol=1e-4, atol=1e-5)
@@ -197,6 +218,17 @@ def test_align_impute_and_denoise_write_back(small_mdata, tmp_path):
         model.impute("rna", "atac")
 
 
+def test_align_uses_the_labels_registered_at_setup(small_mdata):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=16)
+    model.train(max_epochs=1, **QUIET)
+    before = model.align().to_sparse()
+    # editing obs after set-up must not make training and alignment disagree
+    small_mdata["protein"].obs["perturbation"] = np.roll(small_mdata["protein"].obs["perturbation"].to_numpy(), 7)
+    after = model.align().to_sparse()
+    assert abs(after - before).max() < 1e-9
+
+
 def test_labels_in_one_modality_get_no_partner(small_mdata):
     protein = small_mdata["protein"]
     protein.obs["perturbation"] = protein.obs["perturbation"].astype(str).replace({"P000": "P999"})
@@ -218,7 +250,7 @@ def test_alternative_contrasts_train_as_ablations(small_mdata, contrast):
     assert model.module.contrast == contrast
     assert {"instance": "instance CLIP", "within": "SupCon within modality"}[contrast] in model._model_summary_string
     model.train(max_epochs=15, **QUIET)
-    contrastive = model.history["train_group_clip"].to_numpy().ravel().astype(float)
+    contrastive = model.history["train_contrast"].to_numpy().ravel().astype(float)
     assert np.isfinite(contrastive).all() and contrastive[-3:].mean() < contrastive[:3].mean()
 
 
@@ -245,6 +277,7 @@ def test_label_aware_vae_trains_aligns_labels_and_round_trips(small_mdata, tmp_p
     loaded = sg.LabelAwareVAE.load(tmp_path / "vae", small_mdata)
     np.testing.assert_allclose(loaded.get_latent_representation(modality="rna"), z, atol=1e-5)
     assert loaded.module.adversarial_weight == 0.5
+    model.align()
     assert np.isfinite(model.impute("rna", "protein").to_numpy()).all()
 
 
@@ -318,7 +351,7 @@ def test_default_guided_model_keeps_within_group_structure_that_groupclip_loses(
     # measured 0.18 (default) vs 0.33 (plain GroupCLIP, which collapses each group)
     assert within["default"] < within["groupclip"] - 0.05 and within["default"] < 0.3
     n1, n2 = small_mdata["rna"].n_obs, small_mdata["protein"].n_obs
-    assert (guide.n1, guide.n2) == (n1, n2) and abs(guide.total_mass - 1) < 1e-6
+    assert (guide.n1, guide.n2) == (n1, n2) and abs(guide.row_mass.sum() - 1) < 1e-6
     # the guide follows the truth inside labels far better than uniform mass does
     assert sg.metrics.trace(guide, match) > 2 * sg.metrics.trace_chance(*labels, match)
 

@@ -23,4 +23,6 @@ class _ResultKeys(NamedTuple):
 
 REGISTRY_KEYS = _RegistryKeys()
 RESULT_KEYS = _ResultKeys()
-MODALITY_INDEX = {1: (REGISTRY_KEYS.X_1, REGISTRY_KEYS.LABELS_1), 2: (REGISTRY_KEYS.X_2, REGISTRY_KEYS.LABELS_2)}
+#: Registry key of each modality's data and labels, by modality index (1 or 2).
+X_KEYS = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
+LABELS_KEYS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}

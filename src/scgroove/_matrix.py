@@ -86,15 +86,3 @@ def feature_mean_and_std(matrix) -> tuple[np.ndarray, np.ndarray]:
 def row_sums(matrix) -> np.ndarray:
     """Sum of each row (e.g. library sizes), chunk by chunk."""
     return np.concatenate([np.asarray(block.sum(axis=1)).ravel() for block in row_chunks(matrix)])
-
-
-def sparse_times(coupling: sp.csr_matrix, matrix) -> np.ndarray:
-    """``coupling @ matrix`` as a dense array, reading ``matrix`` chunk by chunk."""
-    out = np.zeros((coupling.shape[0], matrix.shape[1]))
-    start = 0
-    for block in row_chunks(matrix):
-        stop = start + block.shape[0]
-        product = coupling[:, start:stop] @ (block if sp.issparse(block) else np.asarray(block, dtype=np.float64))
-        out += product.toarray() if sp.issparse(product) else product
-        start = stop
-    return out

@@ -8,12 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mudata as md
-import numpy as np
-from sklearn.decomposition import PCA
 
-from scgroove import metrics as sm
-from scgroove.datasets import simulate, true_matching
-from scgroove.datasets._simulate import TRUTH_KEY
+from scgroove.benchmark._truth import DatasetTruth, score_against_truth
+from scgroove.datasets import simulate
 from scgroove.model import GROOVE
 
 logger = logging.getLogger(__name__)
@@ -26,6 +23,8 @@ class RunResult:
     mdata: md.MuData
     model: GROOVE
     metrics: dict[str, float] = field(default_factory=dict)
+    """Scores against the hidden truth when the data have one, by the ids of
+    :data:`scgroove.metrics.METRIC_NAMES` (the same definitions as the benchmark's)."""
 
 
 def default_dataset(seed: int = 0) -> md.MuData:
@@ -33,43 +32,6 @@ def default_dataset(seed: int = 0) -> md.MuData:
     return simulate(
         n_perturbations=20, cells_per_perturbation=100, shared_fraction=0.8, keep_fraction=(0.9, 0.85), seed=seed
     )
-
-
-def _pca(x, n_components: int = 30) -> np.ndarray:
-    x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
-    return PCA(min(n_components, *x.shape) - 1 or 1, random_state=0).fit_transform(x)
-
-
-def score_against_truth(
-    mdata: md.MuData, modalities: Sequence[str], perturbation_key: str, coupling=None, imputed=None
-) -> dict[str, float]:
-    """Metrics that need the hidden truth (``obs["true_cell"]``); empty when there is none."""
-    m1, m2 = modalities
-    if any(TRUTH_KEY not in mdata.mod[m].obs for m in modalities):
-        return {}
-    match = true_matching(mdata, modalities)
-    if (match < 0).all():
-        return {}
-    z1, z2 = mdata.mod[m1].obsm["X_groove"], mdata.mod[m2].obsm["X_groove"]
-    labels1, labels2 = mdata.mod[m1].obs[perturbation_key], mdata.mod[m2].obs[perturbation_key]
-    scores = {
-        "FOSCTTM (latent)": sm.foscttm(z1, z2, match),
-        "within-label FOSCTTM (latent)": sm.within_label_foscttm(z1, z2, labels1, labels2, match),
-        "label transfer accuracy": sm.label_transfer_accuracy(z1, z2, labels1, labels2),
-    }
-    if coupling is not None:
-        target_space = _pca(np.log1p(mdata.mod[m2].X) if mdata.mod[m2].X.min() >= 0 else mdata.mod[m2].X)
-        scores["trace"] = sm.trace(coupling, match)
-        scores["trace, chance level"] = sm.trace_chance(labels1, labels2, match)
-        scores[f"barycentric FOSCTTM ({m2} PCA)"] = sm.barycentric_foscttm(coupling, target_space, match)
-    if imputed is not None:
-        paired = np.flatnonzero((match >= 0) & np.isfinite(imputed.to_numpy()).all(1))
-        observed = mdata.mod[m2].X[match[paired]]
-        observed = observed.toarray() if hasattr(observed, "toarray") else observed
-        imputation = sm.imputation_scores(imputed.to_numpy()[paired], observed, labels1.to_numpy()[paired])
-        scores[f"imputed {m2}: per-feature Pearson"] = imputation["feature_pearson"]
-        scores[f"imputed {m2}: per-cell Pearson"] = imputation["cell_pearson"]
-    return {name: float(value) for name, value in scores.items()}
 
 
 def run(
@@ -111,10 +73,14 @@ def run(
     GROOVE.setup_mudata(mdata, perturbation_key=perturbation_key, modalities=modalities, layers=layers)
     model = GROOVE(mdata, n_latent=n_latent)
     model.train(max_epochs=max_epochs, accelerator=accelerator, enable_progress_bar=progress_bar)
+    model.write_latent(mdata)
     coupling = model.align(method=method)
     imputed = model.impute(modalities[0], modalities[1], method="coupling", coupling=coupling)
-    scores = score_against_truth(mdata, modalities, perturbation_key, coupling, imputed)
-    if scores:
+    truth = DatasetTruth.from_mudata(mdata, perturbation_key, modalities)
+    scores = {}
+    if truth is not None:
+        latents = tuple(mdata.mod[m].obsm["X_groove"] for m in modalities)
+        scores = score_against_truth(truth, latents=latents, coupling=coupling, imputed=imputed)
         mdata.uns["groove"]["metrics"] = scores
     return RunResult(mdata, model, scores)
 

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from scgroove.metrics import METRIC_NAMES
+
 EXIT_BAD_INPUT = 2
 
 
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the combinatorial benchmark (learners x aligners x datasets x seeds)",
         description="Run the benchmark grid of a TOML config (default: a small grid shipped with scgroove that "
         "finishes on a laptop CPU), write the tidy table, the summary (mean +- s.e.) and paired Wilcoxon tests of "
-        "GROOVE against the best baseline. Finished grid cells in --out are reused, so an interrupted run resumes.",
+        "GROOVE against the best baseline. Finished tasks in --out are reused, so an interrupted run resumes.",
     )
     bench.add_argument("--config", type=Path, help="benchmark TOML file (default: the shipped small config)")
     bench.add_argument(
@@ -109,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     write_outputs(result, args.perturbation_key, args.out, args.figure)
     for name, value in result.metrics.items():
-        print(f"  {name:45s} {value:.4f}")
+        print(f"  {METRIC_NAMES.get(name, name):45s} {value:.4f}")
     print(f"wrote {args.out} and {args.figure} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 

@@ -1,9 +1,10 @@
-"""Contrastive losses for weakly paired modalities (pure torch, no scvi-tools imports)."""
+"""Contrastive losses for weakly paired modalities (torch, no scvi-tools imports)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -292,24 +293,28 @@ def labeled_batch_plan(
     labels1: torch.Tensor,
     labels2: torch.Tensor,
     epsilon: float = 0.05,
-    n_iter: int = 100,
+    max_iter: int = 1000,
 ) -> torch.Tensor:
-    r"""Entropic OT plan between the cells of a batch, with mass only between same-label cells.
+    r"""Labeled entropic OT plan between the cells of a batch, as a dense ``(n1, n2)`` tensor.
 
-    Cost :math:`1 - \cos(z^1_i, z^2_j)`; every label present in both modalities carries the same
-    mass, spread uniformly over its cells on each side; cells whose label is missing from the
-    other modality get none. Solved by masked log-domain Sinkhorn on the batch
-    (:func:`_labeled_sinkhorn_plan`, shared with :func:`within_label_sinkhorn_divergence`).
-    Returns a dense ``(n1, n2)`` plan, no gradient.
+    :func:`scgroove.align.labeled_ot` on the unit-normalised latents (squared Euclidean cost
+    :math:`2 (1 - \cos(z^1_i, z^2_j))`, ``epsilon`` relative to the mean same-label cost), with
+    its mass convention: every modality-1 cell of a label present in both modalities carries the
+    same mass, spread over that label's modality-2 cells; other cells get none. No gradient.
     """
-    labels1, labels2 = labels1.reshape(-1), labels2.reshape(-1)
-    shared, keep1, keep2 = _labels_in_both(labels1, labels2)
+    from scgroove.align import labeled_ot  # the aligners import nothing from the losses
+
+    labels1, labels2 = labels1.reshape(-1).cpu().numpy(), labels2.reshape(-1).cpu().numpy()
     plan = z1.new_zeros((z1.shape[0], z2.shape[0]))
-    if shared.numel() == 0:
+    if not np.isin(labels1, labels2).any():
         return plan
-    cost = 1.0 - F.normalize(z1[keep1].float(), dim=1) @ F.normalize(z2[keep2].float(), dim=1).T
-    solved = _labeled_sinkhorn_plan(cost, labels1[keep1], labels2[keep2], epsilon, n_iter)
-    plan[torch.nonzero(keep1).reshape(-1)[:, None], torch.nonzero(keep2).reshape(-1)[None, :]] = solved.to(plan.dtype)
+    coupling = labeled_ot(
+        F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1), labels1, labels2, epsilon, max_iter
+    )
+    for block in coupling.blocks:
+        rows = torch.as_tensor(block.rows, device=plan.device)[:, None]
+        cols = torch.as_tensor(block.cols, device=plan.device)[None, :]
+        plan[rows, cols] = torch.as_tensor(np.asarray(block.plan), dtype=plan.dtype, device=plan.device)
     return plan
 
 

@@ -7,11 +7,11 @@ import ot
 import torch
 from ot.coot import co_optimal_transport
 
+from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
 from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
-from scgroove.metrics._distances import as_tensor
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:
@@ -36,9 +36,13 @@ def coot(
         x, y, epsilon=epsilon, nits_bcd=max_iter, tol_bcd=tol, method_sinkhorn="sinkhorn_log", log=True
     )
     n1, n2 = plan.shape
-    info = {"converged": True, "feature_coupling": feature_plan.cpu().numpy(), "coot_cost": float(log["distances"][-1])}
+    # POT stops early when the plan or the cost stops changing; max_iter passes mean it did not
+    n_iter = len(log["distances"])
+    info = {"n_iter": n_iter, "feature_coupling": feature_plan.cpu().numpy()}
     block = CouplingBlock(np.arange(n1), np.arange(n2), plan.cpu().numpy())
-    return Coupling(n1, n2, [block], "coot", {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}, info)
+    params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}
+    cost = float(log["distances"][-1])
+    return Coupling(n1, n2, [block], "coot", params, info, converged=n_iter < max_iter, cost=cost)
 
 
 def labeled_coot(
@@ -86,11 +90,11 @@ def labeled_coot(
         if change < tol:
             break
     info = {
-        "converged": change < tol,
         "n_iter": n_iter,
         "change": change,
         "n_blocks": len(blocks.labels),
         "feature_coupling": feature_plan.cpu().numpy(),
     }
     params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol, "block_mass": block_mass}
-    return Coupling(len(x), len(y), to_coupling_blocks(blocks, plans), "labeled_coot", params, info)
+    blocks_out = to_coupling_blocks(blocks, plans)
+    return Coupling(len(x), len(y), blocks_out, "labeled_coot", params, info, converged=bool(change < tol))

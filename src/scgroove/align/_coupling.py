@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from scgroove._matrix import row_chunks
+
 
 @dataclass
 class CouplingBlock:
@@ -48,7 +50,13 @@ class Coupling:
     params
         Parameters used (JSON-friendly).
     info
-        Solver report: ``converged`` (bool), ``n_iter``, ``marginal_error``, and per-method extras.
+        Solver extras: ``n_iter``, ``marginal_error``, ``change``, ... (per method).
+    converged
+        Whether the solver met its stopping criterion; ``None`` for methods that have none
+        (kNN) or when unknown (a matrix read back without its report).
+    cost
+        The solver's objective at the returned coupling (transport cost, GW or COOT distance),
+        where the method reports one; ``None`` otherwise.
     """
 
     n1: int
@@ -57,6 +65,20 @@ class Coupling:
     method: str = ""
     params: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    converged: bool | None = None
+    cost: float | None = None
+
+    @classmethod
+    def from_matrix(cls, matrix, method: str = "") -> Coupling:
+        """One block holding an ``(n1, n2)`` dense or scipy sparse coupling matrix."""
+        matrix = matrix if sp.issparse(matrix) else np.asarray(matrix, dtype=np.float64)
+        n1, n2 = matrix.shape
+        return cls(n1, n2, [CouplingBlock(np.arange(n1), np.arange(n2), matrix)], method)
+
+    def transpose(self) -> Coupling:
+        """The same coupling seen from modality 2 (rows) to modality 1 (columns)."""
+        blocks = [CouplingBlock(b.cols, b.rows, b.plan.T, b.label) for b in self.blocks]
+        return Coupling(self.n2, self.n1, blocks, self.method, self.params, self.info, self.converged, self.cost)
 
     def to_sparse(self) -> sp.csr_matrix:
         """The coupling as an ``(n1, n2)`` CSR matrix (total mass 1)."""
@@ -80,31 +102,39 @@ class Coupling:
             mass[block.rows] += np.asarray(block.plan.sum(axis=1)).ravel()
         return mass
 
-    @property
-    def total_mass(self) -> float:
-        return float(sum(block.plan.sum() for block in self.blocks))
-
     def barycentric_projection(self, y2) -> np.ndarray:
         r"""Project modality-1 cells onto modality-2 values: :math:`\hat y_i = \sum_j T_{ij} y_j / \sum_j T_{ij}`.
+
+        The one barycentric projection of the package: imputation and the barycentric metrics
+        use it.
 
         Parameters
         ----------
         y2
-            ``(n2, d)`` array (features, latents, ...) or DataFrame of modality 2.
+            ``(n2, d)`` values of modality 2 (features, latents, ...): numpy, DataFrame, scipy
+            sparse or a backed on-disk matrix (read in row chunks, never densified whole).
 
         Returns
         -------
-        ``(n1, d)`` array; rows of cells without mass are NaN.
+        ``(n1, d)`` float64 array; rows of cells without mass are NaN.
         """
-        values = np.asarray(y2, dtype=np.float64)
-        if values.shape[0] != self.n2:
-            raise ValueError(f"y2 must have n2 = {self.n2} rows, got {values.shape[0]}.")
-        out = np.full((self.n1, *values.shape[1:]), np.nan)
-        for block in self.blocks:
-            mass = np.asarray(block.plan.sum(axis=1)).ravel()
-            keep = mass > 0
-            projected = np.asarray(block.plan @ values[block.cols])
-            out[block.rows[keep]] = projected[keep] / mass[keep].reshape(-1, *([1] * (values.ndim - 1)))
+        if isinstance(y2, pd.DataFrame):
+            y2 = y2.to_numpy()
+        if y2.shape[0] != self.n2:
+            raise ValueError(f"y2 must have n2 = {self.n2} rows, got {y2.shape[0]}.")
+        matrix = self.to_sparse()
+        transported = np.zeros((self.n1, *y2.shape[1:]))
+        start = 0
+        for chunk in row_chunks(y2):
+            stop = start + chunk.shape[0]
+            values = chunk if sp.issparse(chunk) else np.asarray(chunk, dtype=np.float64)
+            product = matrix[:, start:stop] @ values
+            transported += product.toarray() if sp.issparse(product) else np.asarray(product)
+            start = stop
+        mass = self.row_mass
+        out = np.full_like(transported, np.nan)
+        keep = mass > 0
+        out[keep] = transported[keep] / mass[keep].reshape(-1, *([1] * (transported.ndim - 1)))
         return out
 
     def argmax_match(self) -> np.ndarray:
@@ -140,18 +170,52 @@ class Coupling:
         return pd.DataFrame(table, index=names1, columns=names2)
 
     def to_uns(self) -> dict:
-        """A dict that ``write_h5mu`` can store: the CSR matrix, method, params and solver info."""
+        """A dict that ``write_h5mu`` can store.
+
+        Keys: ``"matrix"`` (the ``(n1, n2)`` CSR matrix), ``"method"``, ``"params"``, ``"info"``
+        (scalar solver extras), ``"converged"`` and ``"cost"`` (when known), and for a labeled
+        coupling ``"block_labels"`` with ``"row_block"``/``"col_block"`` (each cell's block index,
+        -1: in no block), so :meth:`from_uns` gives back the blocks.
+        """
         info = {k: v for k, v in self.info.items() if isinstance(v, bool | int | float | str)}
-        return {"matrix": self.to_sparse(), "method": self.method, "params": _plain(self.params), "info": info}
+        stored = {"matrix": self.to_sparse(), "method": self.method, "params": _plain(self.params), "info": info}
+        if self.converged is not None:
+            stored["converged"] = bool(self.converged)
+        if self.cost is not None:
+            stored["cost"] = float(self.cost)
+        if self.blocks and all(block.label is not None for block in self.blocks):
+            row_block, col_block = np.full(self.n1, -1, dtype=np.int64), np.full(self.n2, -1, dtype=np.int64)
+            for index, block in enumerate(self.blocks):
+                row_block[block.rows], col_block[block.cols] = index, index
+            stored.update(
+                block_labels=np.array([str(b.label) for b in self.blocks]), row_block=row_block, col_block=col_block
+            )
+        return stored
 
     @classmethod
     def from_uns(cls, stored: dict) -> Coupling:
-        """Rebuild a coupling written by :meth:`to_uns` (one sparse block)."""
+        """Rebuild a coupling written by :meth:`to_uns` (its label blocks, when it had some)."""
         matrix = sp.csr_matrix(stored["matrix"])
         n1, n2 = matrix.shape
-        block = CouplingBlock(np.arange(n1), np.arange(n2), matrix)
+        if "block_labels" in stored:
+            row_block, col_block = np.asarray(stored["row_block"]), np.asarray(stored["col_block"])
+            blocks = []
+            for index, label in enumerate(np.asarray(stored["block_labels"]).astype(str)):
+                rows, cols = np.flatnonzero(row_block == index), np.flatnonzero(col_block == index)
+                blocks.append(CouplingBlock(rows, cols, matrix[rows][:, cols], label))
+        else:
+            blocks = [CouplingBlock(np.arange(n1), np.arange(n2), matrix)]
+        converged = stored.get("converged")
+        cost = stored.get("cost")
         return cls(
-            n1, n2, [block], str(stored.get("method", "")), dict(stored.get("params", {})), dict(stored.get("info", {}))
+            n1,
+            n2,
+            blocks,
+            str(stored.get("method", "")),
+            dict(stored.get("params", {})),
+            dict(stored.get("info", {})),
+            None if converged is None else bool(converged),
+            None if cost is None else float(cost),
         )
 
 

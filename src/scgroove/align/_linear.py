@@ -8,11 +8,11 @@ import scipy.sparse as sp
 import torch
 from sklearn.neighbors import NearestNeighbors
 
+from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
 from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
-from scgroove.metrics._distances import as_tensor
 
 
 def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -54,9 +54,10 @@ def entropic_ot(
     b = torch.full((n2,), 1.0 / n2, dtype=cost.dtype, device=cost.device)
     plan, log = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=max_iter, stopThr=tol, log=True)
     error = float(log["err"][-1]) if len(log["err"]) else float("nan")
-    info = {"converged": bool(error < tol), "n_iter": int(log["niter"]), "marginal_error": error, "reg": reg}
+    info = {"n_iter": int(log["niter"]), "marginal_error": error, "reg": reg}
     block = CouplingBlock(np.arange(n1), np.arange(n2), plan.cpu().numpy())
-    return Coupling(n1, n2, [block], "ot", {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}, info)
+    params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}
+    return Coupling(n1, n2, [block], "ot", params, info, converged=bool(error < tol), cost=float((cost * plan).sum()))
 
 
 def labeled_ot(
@@ -93,14 +94,17 @@ def labeled_ot(
 
     plans, report, _ = solve_blocks(blocks, block_cost, reg, x1, max_iter, tol)
     info = {
-        "converged": report.converged,
         "n_iter": report.n_iter,
         "marginal_error": report.marginal_error,
         "reg": reg,
         "n_blocks": len(blocks.labels),
     }
     params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol, "block_mass": block_mass}
-    return Coupling(len(x1), len(x2), to_coupling_blocks(blocks, plans), "labeled_ot", params, info)
+    cost = sum(
+        float((_sq_dist(x1[r], x2[c]) * p).sum()) for r, c, p in zip(blocks.rows, blocks.cols, plans, strict=True)
+    )
+    out = to_coupling_blocks(blocks, plans)
+    return Coupling(len(x1), len(x2), out, "labeled_ot", params, info, converged=report.converged, cost=cost)
 
 
 def _knn_block(x1: np.ndarray, x2: np.ndarray, n_neighbors: int, row_mass: float) -> sp.csr_matrix:
@@ -123,7 +127,6 @@ def knn(x1, x2, n_neighbors: int = 10) -> Coupling:
         [CouplingBlock(np.arange(len(x1)), np.arange(len(x2)), plan)],
         "knn",
         {"n_neighbors": n_neighbors},
-        {"converged": True},
     )
 
 
@@ -136,4 +139,4 @@ def labeled_knn(x1, x2, labels1, labels2, n_neighbors: int = 10, block_mass: Blo
         for label, rows, cols, mass in zip(blocks.labels, blocks.rows, blocks.cols, blocks.mass, strict=True)
     ]
     params = {"n_neighbors": n_neighbors, "block_mass": block_mass}
-    return Coupling(len(x1), len(x2), out, "labeled_knn", params, {"converged": True, "n_blocks": len(out)})
+    return Coupling(len(x1), len(x2), out, "labeled_knn", params, {"n_blocks": len(out)})

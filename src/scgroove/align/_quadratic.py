@@ -12,13 +12,16 @@ import numpy as np
 import ot
 import torch
 
+from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._linear import _sq_dist, mean_block_cost
 from scgroove.align._memory import check_dense_budget
+from scgroove.align._selection import select_by_label_resolution
 from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
-from scgroove.metrics._distances import as_tensor
 
+#: Candidate structure weights of ``labeled_fgw(alpha="auto")``.
+FGW_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 INNER_TOL = 1e-2  # relative marginal error of the last inner Sinkhorn solve, for `converged`
 INNER_SINKHORN_TOL = 1e-4  # stopping rule of each inner solve (warm started from the previous one)
 
@@ -59,14 +62,10 @@ def entropic_gw(
         c1, c2, a, b, "square_loss", epsilon=epsilon, max_iter=max_iter, tol=tol, log=True
     )
     error = float(log["err"][-1]) if log.get("err") else float("nan")
-    info = {
-        "converged": bool(error < tol),
-        "n_iter": len(log.get("err", [])),
-        "change": error,
-        "gw_dist": float(log["gw_dist"]),
-    }
+    info = {"n_iter": len(log.get("err", [])), "change": error}
     block = CouplingBlock(np.arange(n1), np.arange(n2), plan.cpu().numpy())
-    return Coupling(n1, n2, [block], "gw", {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}, info)
+    params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol}
+    return Coupling(n1, n2, [block], "gw", params, info, converged=bool(error < tol), cost=float(log["gw_dist"]))
 
 
 def labeled_fgw(
@@ -76,12 +75,14 @@ def labeled_fgw(
     labels2,
     structure1=None,
     structure2=None,
-    alpha: float = 0.5,
+    alpha: float | str = 0.5,
     epsilon: float = 0.01,
     max_iter: int = 50,
     tol: float = 1e-5,
     sinkhorn_max_iter: int = 1000,
     block_mass: BlockMass = "source",
+    alpha_grid=FGW_ALPHAS,
+    selection_repeats: int = 3,
 ) -> Coupling:
     r"""Labeled fused Gromov-Wasserstein: coupling restricted to same-label blocks.
 
@@ -108,19 +109,46 @@ def labeled_fgw(
     structure1, structure2
         Each modality's own features for the quadratic term (default ``x1``, ``x2``).
     alpha
-        Weight of the structure term (1: labeled GW, 0: labeled OT).
+        Weight of the structure term (1: labeled GW, 0: labeled OT), or ``"auto"``: chosen from
+        ``alpha_grid`` without ground truth by the held-out label resolution rule
+        (:func:`~scgroove.align.select_by_label_resolution`, ``selection_repeats`` merges);
+        ``info["alpha_selection"]`` keeps each candidate's mean resolution and
+        ``params["alpha_rule"]`` says the rule chose it. The rule is fair when ``x1``/``x2``
+        were not learnt from these labels (e.g. PCA): a latent trained on the labels resolves
+        them trivially, which biases the choice towards small ``alpha``. The benchmark therefore
+        re-learns latents from the merged labels (:mod:`scgroove.benchmark`).
     epsilon
         Entropic regularisation on the normalised costs.
     max_iter, tol
         Outer iterations; stop when the L1 change of the coupling is below ``tol``.
-        ``info["converged"]`` also needs the last inner solve's marginal error below 1e-2.
+        ``converged`` also needs the last inner solve's marginal error below 1e-2.
     sinkhorn_max_iter
         Iterations of each inner Sinkhorn solve.
     block_mass
         ``"source"`` or ``"target"``, see :func:`labeled_ot`.
     """
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
+    options = {
+        "structure1": structure1,
+        "structure2": structure2,
+        "epsilon": epsilon,
+        "max_iter": max_iter,
+        "tol": tol,
+        "sinkhorn_max_iter": sinkhorn_max_iter,
+        "block_mass": block_mass,
+    }
+    if alpha == "auto":
+
+        def align_with(coarse1, coarse2, alpha):
+            return labeled_fgw(x1, x2, coarse1, coarse2, alpha=alpha, **options)
+
+        selection = select_by_label_resolution(
+            align_with, labels1, labels2, {"alpha": list(alpha_grid)}, n_repeats=selection_repeats
+        )
+        return with_alpha_selection(
+            labeled_fgw(x1, x2, labels1, labels2, alpha=selection.best["alpha"], **options), selection
+        )
+    if isinstance(alpha, str) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be in [0, 1] or 'auto', got {alpha!r}.")
     f1 = as_tensor(x1)
     dtype = torch.float64 if f1.device.type == "cpu" else f1.dtype
     f1 = f1.to(dtype)
@@ -160,7 +188,6 @@ def labeled_fgw(
     method = "labeled_gw" if alpha == 1 else "labeled_fgw"
     converged = change < tol and report.marginal_error < INNER_TOL
     info = {
-        "converged": converged,
         "n_iter": n_iter,
         "change": change,
         "sinkhorn_marginal_error": report.marginal_error,
@@ -174,7 +201,16 @@ def labeled_fgw(
         "sinkhorn_max_iter": sinkhorn_max_iter,
         "block_mass": block_mass,
     }
-    return Coupling(len(f1), len(f2), to_coupling_blocks(blocks, plans), method, params, info)
+    out = to_coupling_blocks(blocks, plans)
+    return Coupling(len(f1), len(f2), out, method, params, info, converged=bool(converged))
+
+
+def with_alpha_selection(coupling: Coupling, selection) -> Coupling:
+    """Record in ``coupling`` that the held-out label resolution rule chose its ``alpha``."""
+    mean = selection.scores.groupby("alpha")["resolution"].mean()
+    coupling.params["alpha_rule"] = "label_resolution"
+    coupling.info["alpha_selection"] = {"alpha": mean.index.tolist(), "resolution": mean.tolist()}
+    return coupling
 
 
 def labeled_gw(

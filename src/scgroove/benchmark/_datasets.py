@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import mudata as md
 import numpy as np
 
 from scgroove.datasets import simulate, unpair
-
-# a developer checkout has shared/data beside it; elsewhere set SCGROOVE_SHARED_DATA
-SHARED_DATA = Path(
-    os.environ.get("SCGROOVE_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data")
-)
+from scgroove.datasets._shipped import SHIPPED
 
 
 @dataclass
 class BenchmarkData:
+    """A weakly paired dataset with its hidden truth: the MuData, the label key, the two modalities."""
+
     mdata: md.MuData
     key: str
     modalities: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """How to build a benchmark dataset for a seed.
+
+    ``simulated`` recipes also take keyword arguments of :func:`scgroove.datasets.simulate`
+    (sizes, noise ...); real ones refuse them.
+    """
+
+    make: Callable[..., BenchmarkData]
+    simulated: bool
+
+    def __call__(self, seed: int, **options) -> BenchmarkData:
+        if options and not self.simulated:
+            raise TypeError(f"A real dataset takes no simulation options, got {sorted(options)}.")
+        return self.make(seed, **options)
 
 
 def _simulated(shared_fraction: float, heterogeneous: int = 0) -> Callable[..., BenchmarkData]:
@@ -42,13 +55,10 @@ def _simulated(shared_fraction: float, heterogeneous: int = 0) -> Callable[..., 
 
 
 def _real(name: str, modalities: tuple[str, str]) -> Callable[[int], BenchmarkData]:
+    """A shipped paired dataset (:mod:`scgroove.datasets`) with the pairing hidden: 85% of cells per modality."""
+
     def make(seed: int) -> BenchmarkData:
-        path = SHARED_DATA / f"{name}.h5mu"
-        if not path.exists():
-            raise FileNotFoundError(f"Real dataset {name!r} expects {path} (the project's shared/data folder).")
-        return BenchmarkData(
-            unpair(md.read_h5mu(path), label_key="label", fraction=0.85, seed=seed), "label", modalities
-        )
+        return BenchmarkData(unpair(SHIPPED[name](), label_key="label", fraction=0.85, seed=seed), "label", modalities)
 
     return make
 
@@ -84,16 +94,17 @@ def _missing_label(base: Callable[..., BenchmarkData]) -> Callable[..., Benchmar
     return make
 
 
-#: Benchmark datasets by name. Each is called with the seed; the simulated ones (names starting
-#: with ``"sim_"``) also take keyword arguments of :func:`scgroove.datasets.simulate`.
-DATASETS: dict[str, Callable[..., BenchmarkData]] = {
-    "sim_rho1.0": _simulated(1.0),
-    "sim_rho0.8": _simulated(0.8),
-    "sim_rho0.5": _simulated(0.5),
-    "sim_heterogeneous": _simulated(0.8, heterogeneous=5),
-    "sim_label_noise_20": _label_noise(0.2, _simulated(0.8)),
-    "sim_missing_label": _missing_label(_simulated(0.8)),
-    "bmmc_cite_600": _real("bmmc_cite_600", ("rna", "protein")),
-    "cbmc_cite_1182": _real("cbmc_cite_1182", ("rna", "protein")),
-    "bmmc_multiome_500": _real("bmmc_multiome_500", ("rna", "atac")),
+#: Benchmark datasets by name: :class:`DatasetRecipe` s called with the seed; the simulated
+#: ones also take keyword arguments of :func:`scgroove.datasets.simulate`. The real ones are the
+#: datasets shipped with the package, so they work in any installation.
+DATASETS: dict[str, DatasetRecipe] = {
+    "sim_rho1.0": DatasetRecipe(_simulated(1.0), simulated=True),
+    "sim_rho0.8": DatasetRecipe(_simulated(0.8), simulated=True),
+    "sim_rho0.5": DatasetRecipe(_simulated(0.5), simulated=True),
+    "sim_heterogeneous": DatasetRecipe(_simulated(0.8, heterogeneous=5), simulated=True),
+    "sim_label_noise_20": DatasetRecipe(_label_noise(0.2, _simulated(0.8)), simulated=True),
+    "sim_missing_label": DatasetRecipe(_missing_label(_simulated(0.8)), simulated=True),
+    "bmmc_cite_600": DatasetRecipe(_real("bmmc_cite_600", ("rna", "protein")), simulated=False),
+    "cbmc_cite_1182": DatasetRecipe(_real("cbmc_cite_1182", ("rna", "protein")), simulated=False),
+    "bmmc_multiome_500": DatasetRecipe(_real("bmmc_multiome_500", ("rna", "atac")), simulated=False),
 }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from mudata import MuData
 
-from scgroove.model._guide import modality_pca
+from scgroove.benchmark._truth import pca_per_modality
 
 
 @dataclass
@@ -41,31 +41,19 @@ GROOVE_VARIANTS: dict[str, dict] = {
     "instance_clip": {**_PLAIN, "contrast": "instance"},
     "supcon_within": {**_PLAIN, "contrast": "within"},
     "no_backtranslation": {"use_backtranslation": False},
-    "no_group_clip": {"use_group_clip": False},
-    "autoencoder": {"use_group_clip": False, "use_backtranslation": False},
+    "no_contrast": {"use_contrast": False},
+    "autoencoder": {"use_contrast": False, "use_backtranslation": False},
 }
 
 
-#: GROOVE options for matching cells inside groups (issue 8), as benchmark learners.
+#: GROOVE options for matching cells inside groups, as benchmark learners.
 WITHIN_GROUP_OPTIONS: dict[str, dict] = {
     "groove_ot_refined": {**_PLAIN, "contrast": "ot_refined"},
     "groove_geometry": {**_PLAIN, "geometry_weight": 1.0},
-    # the sensitivity landscape favours a warmer GroupCLIP: softer positives keep within-group structure
     "groove_tau0.5": {**_PLAIN, "temperature": 0.5},
-    # issue 11: what keeps the cell in the latent
     "groove_distribution": {"distribution_weight": 1.0},
     "groove_cycle": {"cycle_weight": 1.0},
 }
-
-
-def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """Each modality's own PCA (non-negative data: library normalisation + log1p first); same number of PCs."""
-    n_comps = min(
-        n_comps, *(mdata.mod[m].n_vars - 1 for m in modalities), *(mdata.mod[m].n_obs - 1 for m in modalities)
-    )
-    matrices = [mdata.mod[m].X for m in modalities]
-    spaces = [modality_pca(x, log_normalize=x.min() >= 0, n_comps=n_comps) for x in matrices]
-    return spaces[0], spaces[1]
 
 
 def relabelled_copy(mdata: MuData, key: str, modalities: tuple[str, str], labels1, labels2) -> MuData:

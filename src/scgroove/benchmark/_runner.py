@@ -8,54 +8,23 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from scgroove import metrics
-from scgroove.align import METHODS, SHARED_SPACE, align
+from scgroove.align import SHARED_SPACE, align, select_by_label_resolution, with_alpha_selection
+from scgroove.benchmark._aligners import ALIGNERS, DEFAULT_EPSILONS, BenchmarkAligner
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
-from scgroove.benchmark._learners import LEARNERS, Representation, pca_per_modality
-from scgroove.datasets import true_matching
+from scgroove.benchmark._learners import LEARNERS, Representation
+from scgroove.benchmark._truth import DatasetTruth, score_against_truth
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"]
-DEFAULT_EPSILONS = {
-    "labeled_ot": [0.01, 0.05, 0.2],
-    "ot": [0.01, 0.05, 0.2],
-    "labeled_gw": [0.005, 0.01, 0.05],
-    "gw": [0.005, 0.01, 0.05],
-    "labeled_fgw": [0.005, 0.01, 0.05],
-    "labeled_fgw_auto": [0.005, 0.01, 0.05],
-    "labeled_coot": [0.01, 0.05, 0.2],
-    "coot": [0.01, 0.05, 0.2],
-}
-DEFAULT_EPSILON = {
-    "labeled_ot": 0.05,
-    "ot": 0.05,
-    "labeled_gw": 0.01,
-    "gw": 0.01,
-    "labeled_fgw": 0.01,
-    "labeled_fgw_auto": 0.01,
-    "labeled_coot": 0.05,
-    "coot": 0.05,
-}
 
 
-#: Structure weights tried by ``labeled_fgw_auto`` in the benchmark.
-AUTO_ALPHAS = (0.0, 0.5, 1.0)
-#: Benchmark aligners beyond :data:`scgroove.align.METHODS`: labeled FGW with the structure weight
-#: chosen by the held-out label resolution rule (no ground truth).
-ALIGNER_METHOD = {"labeled_fgw_auto": "labeled_fgw"}
-#: Fused aligners (the latent cost plus each modality's PCA structure) and their fixed options.
-FUSED = {"labeled_fgw": {}, "labeled_fgw_auto": {"alpha": "auto", "alpha_grid": AUTO_ALPHAS, "selection_repeats": 2}}
-ALIGNERS = (*METHODS, *ALIGNER_METHOD)
-
-
-def _cell_file(out_dir: Path, dataset: str, seed: int, learner: str) -> Path:
-    return out_dir / "cells" / f"{dataset}__seed{seed}__{learner}.csv"
+def _task_file(out_dir: Path, dataset: str, seed: int, learner: str) -> Path:
+    return out_dir / "tasks" / f"{dataset}__seed{seed}__{learner}.csv"
 
 
 @contextlib.contextmanager
@@ -78,13 +47,13 @@ def quiet_libraries():
                 logger.setLevel(level)
 
 
-def make_dataset(dataset: str, seed: int, dataset_options: dict | None = None):
+def make_dataset(dataset: str, seed: int, dataset_options: dict | None = None) -> BenchmarkData:
     """Benchmark dataset ``dataset`` for ``seed``; ``dataset_options`` reach simulated datasets only."""
-    options = dataset_options or {}
-    return DATASETS[dataset](seed, **options) if dataset.startswith("sim_") else DATASETS[dataset](seed)
+    recipe = DATASETS[dataset]
+    return recipe(seed, **(dataset_options or {})) if recipe.simulated else recipe(seed)
 
 
-def run_cell(
+def run_task(
     dataset: str,
     seed: int,
     learner: str,
@@ -93,11 +62,12 @@ def run_cell(
     epochs: int,
     dataset_options: dict | None = None,
 ) -> pd.DataFrame:
-    """One grid cell: build the dataset, learn one representation, run every aligner and epsilon on it.
+    """One task of the grid: build the dataset, learn one representation, run every aligner and epsilon on it.
 
-    Metrics (rows of the tidy table): ``trace`` and ``bary_foscttm`` (barycentric FOSCTTM in
-    modality 2's own PCA space) per aligner/epsilon; ``latent_foscttm`` and
-    ``within_label_foscttm`` of shared representations; ``train_seconds``.
+    Metrics (rows of the tidy table, ids of :data:`scgroove.metrics.METRIC_NAMES`): ``trace``,
+    ``trace_chance`` and ``bary_foscttm`` (barycentric FOSCTTM in modality 2's own PCA space) per
+    aligner/epsilon; ``latent_foscttm``, ``within_label_foscttm`` and
+    ``label_transfer_accuracy`` of shared representations; ``train_seconds``.
     """
     with quiet_libraries():
         data = make_dataset(dataset, seed, dataset_options)
@@ -106,27 +76,6 @@ def run_cell(
         rows = [("", np.nan, "train_seconds", time.perf_counter() - start)]
         rows += evaluate_representation(data, rep, aligners, epsilons)
     return pd.DataFrame([(dataset, seed, learner, *row) for row in rows], columns=COLUMNS)
-
-
-def eps_value(epsilon: float | None) -> float:
-    return np.nan if epsilon is None else epsilon
-
-
-@dataclass
-class DatasetTruth:
-    """What scoring needs of a dataset, computed once: the true matching, labels, PCA spaces."""
-
-    match: np.ndarray
-    labels1: np.ndarray
-    labels2: np.ndarray
-    source_space: np.ndarray
-    target_space: np.ndarray
-
-    @classmethod
-    def of(cls, data: BenchmarkData) -> DatasetTruth:
-        labels = [data.mdata.mod[m].obs[data.key].astype(str).to_numpy() for m in data.modalities]
-        spaces = pca_per_modality(data.mdata, data.modalities)
-        return cls(true_matching(data.mdata, data.modalities), *labels, *spaces)
 
 
 def evaluate_representation(
@@ -142,39 +91,71 @@ def evaluate_representation(
     one dataset are scored.
     """
     truth = truth if truth is not None else DatasetTruth.of(data)
-    match, labels1, labels2 = truth.match, truth.labels1, truth.labels2
-    source_space, target_space = truth.source_space, truth.target_space
     rows = []
     if rep.shared:
-        rows.append(("", np.nan, "latent_foscttm", metrics.foscttm(rep.x1, rep.x2, match)))
-        within = metrics.within_label_foscttm(rep.x1, rep.x2, labels1, labels2, match)
-        rows.append(("", np.nan, "within_label_foscttm", within))
-    for aligner in aligners:
-        if ALIGNER_METHOD.get(aligner, aligner) in SHARED_SPACE and not rep.shared:
+        scores = score_against_truth(truth, latents=(rep.x1, rep.x2))
+        rows += [("", np.nan, metric, value) for metric, value in scores.items()]
+    for name in aligners:
+        aligner = ALIGNERS[name]
+        if aligner.method in SHARED_SPACE and not rep.shared:
             continue
-        method = ALIGNER_METHOD.get(aligner, aligner)
-        for epsilon in epsilons.get(aligner, [None]):
-            eps = eps_value(epsilon)
+        for epsilon in epsilons.get(name, [None]):
             params = {} if epsilon is None else {"epsilon": epsilon}
-            if aligner in FUSED:  # the latent cost fused with each modality's own PCA geometry
-                params.update(structure1=source_space, structure2=target_space)
-            if aligner == "labeled_fgw_auto":  # the rule sees latents re-learnt from merged labels
-                rule = {**FUSED[aligner], "relearn": rep.relearn}
-                coupling = align(rep.x1, rep.x2, labels1, labels2, method=method, **params, **rule)
-                chosen = coupling.params["alpha"]
-                rows.append((aligner, eps, "chosen_alpha", chosen))
-                for alpha in AUTO_ALPHAS:  # every candidate on the real labels: how good was the choice?
-                    candidate = (
-                        coupling
-                        if alpha == chosen
-                        else align(rep.x1, rep.x2, labels1, labels2, method=method, alpha=alpha, **params)
-                    )
-                    bary = metrics.barycentric_foscttm(candidate, target_space, match)
-                    rows.append((aligner, eps, f"bary_foscttm_alpha_{alpha}", bary))
+            if aligner.fused:  # the latent cost fused with each modality's own PCA geometry
+                params.update(structure1=truth.source_space, structure2=truth.target_space)
+            eps = np.nan if epsilon is None else epsilon
+            if aligner.relearn_rule:
+                coupling = _alpha_by_relearnt_rule(rep, truth, aligner, params)
+                rows += _alpha_candidate_rows(rep, truth, aligner, params, coupling, name, eps)
             else:
-                coupling = align(rep.x1, rep.x2, labels1, labels2, method=method, **params)
-            rows.append((aligner, eps, "trace", metrics.trace(coupling, match)))
-            rows.append((aligner, eps, "bary_foscttm", metrics.barycentric_foscttm(coupling, target_space, match)))
+                coupling = align(rep.x1, rep.x2, truth.labels1, truth.labels2, method=aligner.method, **params)
+            scores = score_against_truth(truth, coupling=coupling)
+            rows += [(name, eps, metric, value) for metric, value in scores.items()]
+    return rows
+
+
+def _alpha_by_relearnt_rule(rep: Representation, truth: DatasetTruth, aligner: BenchmarkAligner, params: dict):
+    """``labeled_fgw(alpha="auto")`` where every merge of labels is aligned on latents re-learnt from it.
+
+    A latent trained on the labels resolves them trivially, so the held-out label resolution rule
+    is only fair to it when the latent never saw the labels it is scored on: ``rep.relearn``
+    learns it again from the merged labels, once per merge (the candidates share it).
+    """
+    options = {k: v for k, v in aligner.options.items() if k not in ("alpha", "alpha_grid", "selection_repeats")}
+    relearnt: dict[int, tuple] = {}
+
+    def align_with(coarse1, coarse2, alpha):
+        z1, z2 = rep.x1, rep.x2
+        if rep.relearn is not None:
+            key = hash((tuple(coarse1), tuple(coarse2)))
+            if key not in relearnt:
+                relearnt[key] = rep.relearn(coarse1, coarse2)
+            z1, z2 = relearnt[key]
+        return align(z1, z2, coarse1, coarse2, method=aligner.method, alpha=alpha, **options, **params)
+
+    selection = select_by_label_resolution(
+        align_with,
+        truth.labels1,
+        truth.labels2,
+        {"alpha": list(aligner.options["alpha_grid"])},
+        n_repeats=aligner.options["selection_repeats"],
+    )
+    best = selection.best["alpha"]
+    coupling = align(rep.x1, rep.x2, truth.labels1, truth.labels2, method=aligner.method, alpha=best, **params)
+    return with_alpha_selection(coupling, selection)
+
+
+def _alpha_candidate_rows(rep, truth, aligner, params, chosen, name, eps) -> list[tuple]:
+    """The chosen alpha, and each candidate's barycentric FOSCTTM on the real labels (how good was the choice)."""
+    rows = [(name, eps, "chosen_alpha", chosen.params["alpha"])]
+    for alpha in aligner.options["alpha_grid"]:
+        candidate = (
+            chosen
+            if alpha == chosen.params["alpha"]
+            else align(rep.x1, rep.x2, truth.labels1, truth.labels2, method=aligner.method, alpha=alpha, **params)
+        )
+        bary = score_against_truth(truth, coupling=candidate)["bary_foscttm"]
+        rows.append((name, eps, f"bary_foscttm_alpha_{alpha}", bary))
     return rows
 
 
@@ -195,9 +176,10 @@ def run_benchmark(
     Parameters
     ----------
     learners, aligners, datasets
-        Names from :data:`LEARNERS`, :data:`ALIGNERS` (:data:`scgroove.align.METHODS` and
-        ``labeled_fgw_auto``) and :data:`DATASETS`. ``labeled_fgw`` and ``labeled_fgw_auto`` fuse
-        the latent cost with each modality's own 30-PC geometry.
+        Names from :data:`LEARNERS`, :data:`ALIGNERS` (the methods of
+        :func:`scgroove.align.align`, and ``labeled_fgw_auto``: ``labeled_fgw`` with
+        ``alpha="auto"`` on re-learnt latents) and :data:`DATASETS`. ``labeled_fgw`` and
+        ``labeled_fgw_auto`` fuse the latent cost with each modality's own 30-PC geometry.
     seeds
         Seeds: each changes the simulated data (or the hidden 85% subsets of real data) and the
         training.
@@ -207,13 +189,14 @@ def run_benchmark(
     epochs
         GROOVE training epochs.
     out_dir
-        Where finished grid cells are stored (``cells/*.csv``) and the table written
-        (``results.csv``). Cells already there are not recomputed: an interrupted run resumes.
-        The settings that change a cell's numbers (aligners, epsilons, epochs, dataset options)
-        are kept in ``grid.json``; resuming with other settings raises instead of mixing results.
+        Where finished tasks (one dataset, seed and learner each) are stored (``tasks/*.csv``)
+        and the table written (``results.csv``). Tasks already there are not recomputed: an
+        interrupted run resumes. The settings that change a task's numbers (aligners, epsilons,
+        epochs, dataset options) are kept in ``grid.json``; resuming with other settings raises
+        instead of mixing results.
     backend
-        ``"serial"`` or ``"ray"`` (one Ray task per cell; ``ray_address`` to join a cluster,
-        default a local Ray).
+        ``"serial"`` or ``"ray"`` (one Ray task per benchmark task; ``ray_address`` to join a
+        cluster, default a local Ray).
     dataset_options
         Keyword arguments of :func:`scgroove.datasets.simulate` for the simulated datasets
         (e.g. ``{"cells_per_perturbation": 40}``); real datasets are used as they are.
@@ -238,25 +221,25 @@ def run_benchmark(
                 "dataset_options": dataset_options or {},
             },
         )
-    cells = [(d, s, learner) for d in datasets for s in seeds for learner in learners]
+    tasks = [(d, s, learner) for d in datasets for s in seeds for learner in learners]
     done: list[pd.DataFrame] = []
     todo = []
-    for cell in cells:
-        path = _cell_file(out, *cell) if out is not None else None
+    for task in tasks:
+        path = _task_file(out, *task) if out is not None else None
         if path is not None and path.exists():
             done.append(pd.read_csv(path).fillna({"aligner": ""}))  # CSV turns the empty aligner into NaN
         else:
-            todo.append(cell)
-    logger.info("benchmark: %d cells, %d already done", len(cells), len(cells) - len(todo))
+            todo.append(task)
+    logger.info("benchmark: %d tasks, %d already done", len(tasks), len(tasks) - len(todo))
     if backend == "serial":
-        results = (run_cell(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in todo)
+        results = (run_task(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in todo)
     elif backend == "ray":
         results = _run_ray(todo, aligners, epsilons, epochs, dataset_options, ray_address)
     else:
         raise ValueError(f"backend must be 'serial' or 'ray', got {backend!r}.")
-    for cell, table in zip(todo, results, strict=True):
+    for task, table in zip(todo, results, strict=True):
         if out is not None:
-            path = _cell_file(out, *cell)
+            path = _task_file(out, *task)
             path.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(path, index=False)
         done.append(table)
@@ -267,7 +250,7 @@ def run_benchmark(
 
 
 def _check_grid_settings(out: Path, settings: dict) -> None:
-    """Refuse to resume in ``out`` if its finished cells were computed with other settings."""
+    """Refuse to resume in ``out`` if its finished tasks were computed with other settings."""
     path = out / "grid.json"
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as stored
     if path.exists():
@@ -283,12 +266,14 @@ def _check_grid_settings(out: Path, settings: dict) -> None:
         path.write_text(json.dumps(settings, indent=1))
 
 
-def _run_ray(cells, aligners, epsilons, epochs, dataset_options, address):
+def _run_ray(tasks, aligners, epsilons, epochs, dataset_options, address):
     try:
         import ray
     except ImportError as error:
         raise ImportError("backend='ray' needs Ray: pip install 'ray[default]'.") from error
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    task = ray.remote(run_cell)
-    return ray.get([task.remote(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in cells])
+    remote = ray.remote(run_task)
+    return ray.get(
+        [remote.remote(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in tasks]
+    )

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from scgroove.align import SHARED_SPACE, Selection, align, select_by_label_resolution
+from scgroove.benchmark._aligners import DEFAULT_EPSILON
 from scgroove.benchmark._datasets import BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, relabelled_copy
-from scgroove.benchmark._runner import DEFAULT_EPSILON, quiet_libraries
+from scgroove.benchmark._runner import quiet_libraries
 
 
 def select_pipeline(

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from scgroove.benchmark._aligners import DEFAULT_EPSILON
 from scgroove.benchmark._learners import groove_learner
-from scgroove.benchmark._runner import DatasetTruth, evaluate_representation, make_dataset, quiet_libraries
+from scgroove.benchmark._runner import evaluate_representation, make_dataset, quiet_libraries
+from scgroove.benchmark._truth import DatasetTruth
 
 SENSITIVITY_COLUMNS = ["dataset", "seed", "beta", "temperature", "aligner", "epsilon", "metric", "value"]
 
@@ -53,8 +55,6 @@ def sensitivity_sweep(
     :func:`run_benchmark` (``latent_foscttm``, ``within_label_foscttm``, ``trace``,
     ``bary_foscttm``, ``train_seconds``). Plot with :func:`scgroove.pl.sensitivity_landscape`.
     """
-    from scgroove.benchmark._runner import DEFAULT_EPSILON
-
     if not betas or not temperatures:
         raise ValueError("betas and temperatures must each hold at least one value.")
     if min(temperatures) <= 0 or min(betas) < 0:

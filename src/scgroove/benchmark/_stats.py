@@ -6,10 +6,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scgroove.benchmark._aligners import DEFAULT_EPSILON
 from scgroove.benchmark._learners import BASELINES
-from scgroove.benchmark._runner import DEFAULT_EPSILON
 
-LOWER_IS_BETTER = {"bary_foscttm": True, "latent_foscttm": True, "within_label_foscttm": True, "trace": False}
+#: Whether a lower value is better, per metric (every other metric: lower is better).
+LOWER_IS_BETTER = {
+    "bary_foscttm": True,
+    "latent_foscttm": True,
+    "within_label_foscttm": True,
+    "trace": False,
+    "label_transfer_accuracy": False,
+    "imputation_feature_pearson": False,
+    "imputation_cell_pearson": False,
+}
 
 
 def _with_choice(table: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -3,16 +3,16 @@
 from scgroove.metrics._coupling import label_transfer_accuracy, trace, trace_chance
 from scgroove.metrics._foscttm import (
     barycentric_foscttm,
-    barycentric_projection,
     foscttm,
     foscttm_per_cell,
     within_label_foscttm,
 )
 from scgroove.metrics._imputation import imputation_scores
+from scgroove.metrics._names import METRIC_NAMES
 
 __all__ = [
+    "METRIC_NAMES",
     "barycentric_foscttm",
-    "barycentric_projection",
     "foscttm",
     "foscttm_per_cell",
     "imputation_scores",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from scgroove.metrics._foscttm import _check_match, _coupling_matrix
+from scgroove.metrics._foscttm import _check_match, as_coupling
 
 
 def trace(coupling, match) -> float:
@@ -23,7 +23,7 @@ def trace(coupling, match) -> float:
     match
         True partner row in modality 2 of each row of modality 1, or -1.
     """
-    T = _coupling_matrix(coupling)
+    T = as_coupling(coupling).to_sparse()
     match = _check_match(match, T.shape[0], T.shape[1])
     scored = np.flatnonzero(match >= 0)
     mass = np.asarray(T.sum(axis=1)).ravel()[scored]

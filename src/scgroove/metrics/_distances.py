@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from scgroove._tensor import as_tensor
+
 DEFAULT_MEMORY_BYTES = 256 * 2**20
-
-
-def as_tensor(x, device: torch.device | str | None = None) -> torch.Tensor:
-    """Float tensor view of a numpy array or tensor (kept on its device unless one is given)."""
-    # a copy only when needed: torch refuses negative strides (e.g. x[::-1], some AnnData views)
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(x))
-    t = t.to(dtype=torch.float64 if t.dtype == torch.float64 else torch.float32)
-    return t if device is None else t.to(device)
+#: Distances that differ by less than this many machine epsilons (of the input's precision) times
+#: the squared norms involved are a tie: the rounding of the stored values cannot tell them apart.
+TIE_ULPS = 8
 
 
 def chunk_rows(n_reference: int, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> int:
@@ -30,8 +27,9 @@ def fraction_closer(
 ) -> np.ndarray:
     """For each query row, the fraction of reference rows closer than its partner.
 
-    Ties count one half. Distances are squared Euclidean, computed block by block so memory stays
-    O(n_reference * chunk).
+    Ties count one half, and tied distances are recognised as ties (float64, with a relative
+    tolerance of :data:`TIE_ULPS` epsilons of the input's precision). Distances are squared
+    Euclidean, computed block by block so memory stays O(n_reference * chunk).
 
     Parameters
     ----------
@@ -48,10 +46,12 @@ def fraction_closer(
     -------
     ``(n_q,)`` float array.
     """
-    q = as_tensor(query)
-    r = as_tensor(reference, q.device)
-    dtype = torch.promote_types(q.dtype, r.dtype)
-    q, r = q.to(dtype), r.to(dtype)
+    # float64 and a relative tolerance make true ties ties: the expansion |q|^2 + |r|^2 - 2 q.r,
+    # and the storage of rounded values in float32, round two equally distant rows differently,
+    # which would otherwise break ties at random
+    q, r = as_tensor(query), as_tensor(reference)
+    precision = TIE_ULPS * max(torch.finfo(q.dtype).eps, torch.finfo(r.dtype).eps)
+    q, r = q.double(), r.to(q.device).double()
     partner_t = torch.as_tensor(np.asarray(partner), device=q.device, dtype=torch.long)
     r_sq = (r * r).sum(1)
     n_other = r.shape[0] - (1 if exclude_self else 0)
@@ -59,9 +59,12 @@ def fraction_closer(
     step = chunk_rows(r.shape[0], memory_bytes)
     for start in range(0, q.shape[0], step):
         block = q[start : start + step]
-        dist = (block * block).sum(1, keepdim=True) + r_sq[None, :] - 2 * block @ r.T
+        q_sq = (block * block).sum(1, keepdim=True)
+        dist = q_sq + r_sq[None, :] - 2 * block @ r.T
         own = dist.gather(1, partner_t[start : start + step, None])
-        closer = (dist < own).sum(1)
-        ties = (dist == own).sum(1) - (1 if exclude_self else 0)
+        tolerance = precision * (q_sq + r_sq[partner_t[start : start + step]][:, None] + r_sq[None, :])
+        tied = (dist - own).abs() <= tolerance
+        closer = ((dist < own) & ~tied).sum(1)
+        ties = tied.sum(1) - (1 if exclude_self else 0)
         out[start : start + step] = (closer + 0.5 * ties).double() / max(n_other, 1)
     return out.cpu().numpy()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
+from scgroove.align import Coupling
 from scgroove.metrics._distances import DEFAULT_MEMORY_BYTES, fraction_closer
 
 
@@ -106,31 +106,16 @@ def within_label_foscttm(x1, x2, labels1, labels2, match=None, memory_bytes: int
     return float(0.5 * (f12.mean() + f21.mean()))
 
 
-def _coupling_matrix(coupling) -> sp.csr_matrix:
-    if hasattr(coupling, "to_sparse"):
-        return coupling.to_sparse()
-    return sp.csr_matrix(coupling)
-
-
-def barycentric_projection(coupling, x2) -> tuple[np.ndarray, np.ndarray]:
-    r"""Rows of modality 1 projected onto ``x2``'s space: :math:`\hat x_i = \sum_j T_{ij} x_j / \sum_j T_{ij}`.
-
-    Returns
-    -------
-    ``(projection, has_mass)``: the projection of the rows with mass, and the boolean mask of
-    those rows.
-    """
-    T = _coupling_matrix(coupling)
-    mass = np.asarray(T.sum(axis=1)).ravel()
-    has_mass = mass > 0
-    projection = np.asarray(T[has_mass] @ np.asarray(x2)) / mass[has_mass, None]
-    return projection, has_mass
+def as_coupling(coupling) -> Coupling:
+    """A :class:`~scgroove.align.Coupling` as it is; a scipy sparse or dense matrix as one block."""
+    return coupling if isinstance(coupling, Coupling) else Coupling.from_matrix(coupling)
 
 
 def barycentric_foscttm(coupling, x2, match, memory_bytes: int = DEFAULT_MEMORY_BYTES) -> float:
     r"""FOSCTTM of the barycentric projection of modality 1 onto modality 2's space.
 
-    :math:`\hat x^1_i = \sum_j T_{ij} x^2_j / \sum_j T_{ij}`, then :func:`foscttm` of
+    :math:`\hat x^1_i = \sum_j T_{ij} x^2_j / \sum_j T_{ij}`
+    (:meth:`Coupling.barycentric_projection <scgroove.align.Coupling.barycentric_projection>`), then :func:`foscttm` of
     :math:`\hat x^1` against ``x2``. Rows of ``T`` with no mass have no projection and are left
     out, as anchors and as competitors.
 
@@ -145,5 +130,7 @@ def barycentric_foscttm(coupling, x2, match, memory_bytes: int = DEFAULT_MEMORY_
     memory_bytes
         Budget of one distance block.
     """
-    projection, has_mass = barycentric_projection(coupling, x2)
+    coupling = as_coupling(coupling)
+    has_mass = coupling.row_mass > 0
+    projection = coupling.barycentric_projection(np.asarray(x2))[has_mass]
     return foscttm(projection, np.asarray(x2), np.asarray(match)[has_mass], memory_bytes)

@@ -6,21 +6,22 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 
-from scgroove._constants import REGISTRY_KEYS
-from scgroove._matrix import take_rows
+from scgroove._constants import LABELS_KEYS, X_KEYS
+from scgroove._matrix import in_memory, row_chunks
 from scgroove.align import Coupling, labeled_gw
-
-_X = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
-_LABELS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}
 
 
 def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) -> np.ndarray:
     """A modality's own PCA; with ``log_normalize`` (counts) library-normalised and log1p first.
 
-    Sparse input stays sparse (scanpy's implicit centring); ``n_comps`` is capped by the data's
-    shape.
+    Sparse input stays sparse (scanpy's implicit centring), backed input is read in row chunks
+    (sparse chunks stay sparse); ``n_comps`` is capped by the data's shape.
     """
-    x = matrix if sp.issparse(matrix) else np.asarray(take_rows(matrix, np.arange(matrix.shape[0])))
+    if in_memory(matrix):
+        x = matrix
+    else:
+        chunks = list(row_chunks(matrix))
+        x = sp.vstack(chunks, format="csr") if sp.issparse(chunks[0]) else np.vstack(chunks)
     x = sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else x.astype(np.float32)
     if log_normalize:
         library = np.asarray(x.sum(axis=1)).ravel()
@@ -51,8 +52,8 @@ def structure_guide(model, n_comps: int = 30, epsilon: float = 0.03) -> Coupling
     """
     manager = model.adata_manager
     counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
-    spaces = [modality_pca(manager.get_from_registry(_X[m]), counts[m - 1], n_comps) for m in (1, 2)]
-    labels = [np.asarray(manager.get_from_registry(_LABELS[m])).reshape(-1) for m in (1, 2)]
+    spaces = [modality_pca(manager.get_from_registry(X_KEYS[m]), counts[m - 1], n_comps) for m in (1, 2)]
+    labels = [np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1) for m in (1, 2)]
     return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon)
 
 

@@ -71,7 +71,9 @@ class ModelOutputsMixin:
         matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[index])
         self.module.eval()
         chunks = [
-            self.module.encode(rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index)
+            self.module.encode(
+                rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index
+            )
             .cpu()
             .numpy()
             for start in range(0, matrix.shape[0], batch_size)

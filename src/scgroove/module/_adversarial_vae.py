@@ -7,12 +7,9 @@ import torch.nn.functional as F
 from scvi.module.base import LossOutput, auto_move_data
 from torch import nn
 
-from scgroove._constants import REGISTRY_KEYS
-from scgroove.module._groove_module import GROOVEModule
+from scgroove._constants import LABELS_KEYS, X_KEYS
+from scgroove.module._base import PairedAutoencoderModule
 from scgroove.module._networks import mlp
-
-_X = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
-_LABELS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -27,7 +24,7 @@ class _ReverseGradient(torch.autograd.Function):
         return -grad
 
 
-class AdversarialVAEModule(GROOVEModule):
+class AdversarialVAEModule(PairedAutoencoderModule):
     """Per-modality VAEs into one latent space, aligned by labels and by a modality adversary.
 
     The loss of a batch is, per modality, the reconstruction NLL (averaged over features, as in
@@ -41,13 +38,13 @@ class AdversarialVAEModule(GROOVEModule):
       apart and the encoders learn to make that impossible (domain-adversarial training).
 
     This is the family of scDART/Cobolt-style integrators with the group label as supervision;
-    the benchmark uses it as a baseline against GROOVE. It reuses GROOVE's likelihood heads,
-    decoders, translation and training plan (one optimizer step, no backtranslation).
+    the benchmark uses it as a baseline against GROOVE. It shares GROOVE's base (likelihood
+    heads, decoders, translation) and training plan (one optimizer step, no backtranslation).
 
     Parameters
     ----------
     n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate
-        As in :class:`GROOVEModule`.
+        As in :class:`PairedAutoencoderModule`.
     n_labels
         Number of label categories (shared by both modalities).
     kl_weight, label_weight, adversarial_weight
@@ -69,24 +66,11 @@ class AdversarialVAEModule(GROOVEModule):
         label_weight: float = 1.0,
         adversarial_weight: float = 1.0,
     ):
-        super().__init__(
-            n_input_1,
-            n_input_2,
-            likelihood_1,
-            likelihood_2,
-            n_latent=n_latent,
-            n_hidden=n_hidden,
-            n_layers=n_layers,
-            dropout_rate=dropout_rate,
-            use_group_clip=False,
-            use_backtranslation=False,
-        )
-        self.n_inputs = {1: n_input_1, 2: n_input_2}
-        self.kl_weight, self.label_weight, self.adversarial_weight = kl_weight, label_weight, adversarial_weight
         # encoders output the mean and the log-variance of q(z | x)
-        self.encoders = nn.ModuleDict(
-            {str(m): mlp(self.n_inputs[m], 2 * n_latent, n_hidden, n_layers, dropout_rate) for m in (1, 2)}
+        super().__init__(
+            n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate, 2
         )
+        self.kl_weight, self.label_weight, self.adversarial_weight = kl_weight, label_weight, adversarial_weight
         self.label_classifier = nn.Linear(n_latent, n_labels)
         self.modality_classifier = mlp(n_latent, 2, n_hidden=max(n_hidden // 4, 8), n_layers=1, dropout_rate=0.0)
 
@@ -110,16 +94,23 @@ class AdversarialVAEModule(GROOVEModule):
             outputs.update({f"z_{m}": z, f"mean_{m}": mean, f"log_var_{m}": log_var})
         return outputs
 
+    def describe(self) -> str:
+        """The loss terms, in words (for model summaries)."""
+        return (
+            f"kl_weight={self.kl_weight}, label_weight={self.label_weight}, "
+            f"adversarial_weight={self.adversarial_weight}"
+        )
+
     def loss(self, tensors, inference_outputs, generative_outputs) -> LossOutput:
         """Reconstruction + KL + shared label classifier + reversed-gradient modality classifier."""
         total, per_cell, metrics = 0.0, [], {}
         adversary_logits, adversary_targets = [], []
         for m in (1, 2):
-            rec = self.reconstruction_nll(generative_outputs[f"decoded_{m}"], tensors[_X[m]], m)
+            rec = self.reconstruction_nll(generative_outputs[f"decoded_{m}"], tensors[X_KEYS[m]], m)
             mean, log_var = inference_outputs[f"mean_{m}"], inference_outputs[f"log_var_{m}"]
             kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(1) / self.n_inputs[m]
             z = inference_outputs[f"z_{m}"]
-            label_ce = F.cross_entropy(self.label_classifier(z), tensors[_LABELS[m]].reshape(-1).long())
+            label_ce = F.cross_entropy(self.label_classifier(z), tensors[LABELS_KEYS[m]].reshape(-1).long())
             total = total + rec.mean() + self.kl_weight * kl.mean() + self.label_weight * label_ce
             per_cell.append(rec)
             metrics.update({f"reconstruction_{m}": rec.mean(), f"kl_{m}": kl.mean(), f"label_{m}": label_ce})

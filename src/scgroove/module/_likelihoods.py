@@ -44,7 +44,7 @@ class LikelihoodHead(nn.Module):
         self.n_features = n_features
 
     def fit_statistics(self, matrix) -> None:
-        """Store data statistics the head needs (called once, on the training cells)."""
+        """Store data statistics the head needs (called once, on all registered cells of the modality)."""
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

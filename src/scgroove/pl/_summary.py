@@ -13,6 +13,7 @@ from mudata import MuData
 
 from scgroove._constants import RESULT_KEYS
 from scgroove.align import Coupling
+from scgroove.metrics import METRIC_NAMES
 
 
 def _embedding_frame(mdata: MuData, basis: str, color: str) -> pd.DataFrame:
@@ -120,11 +121,11 @@ def coupling_heatmap(
 def metrics_table(
     metrics: Mapping[str, float], ax: Axes | None = None, title: str = "Scores against hidden truth"
 ) -> Axes:
-    """Draw a two-column table of named scores."""
+    """Draw a two-column table of scores, named as in :data:`scgroove.metrics.METRIC_NAMES`."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 3))
     ax.axis("off")
-    rows = [[name, f"{value:.3f}"] for name, value in metrics.items()]
+    rows = [[METRIC_NAMES.get(name, name), f"{value:.3f}"] for name, value in metrics.items()]
     table = ax.table(cellText=rows or [["(no ground truth)", ""]], colLabels=["metric", "value"], loc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8)

@@ -11,7 +11,7 @@ import torch
 from scvi.module.base import LossOutput
 
 from scgroove._constants import REGISTRY_KEYS
-from scgroove.module import GROOVEModule
+from scgroove.module import PairedAutoencoderModule
 
 
 class GROOVETrainingPlan(pl.LightningModule):
@@ -21,12 +21,12 @@ class GROOVETrainingPlan(pl.LightningModule):
     minimises ``beta * L_bt`` with pseudo-samples translated in inference mode. Manual
     optimisation doubles Lightning's ``global_step`` and forbids the Trainer's gradient clipping,
     so clipping happens here. Every loss term is logged per epoch for training and validation,
-    with modality names in the keys (``train_reconstruction_rna``, ``validation_group_clip``, ...).
+    with modality names in the keys (``train_reconstruction_rna``, ``validation_contrast``, ...).
 
     Parameters
     ----------
     module
-        The GROOVE module.
+        A :class:`~scgroove.module.PairedAutoencoderModule` (GROOVE's or the adversarial VAE's).
     modality_names
         Names of modality 1 and 2, used in the logged keys.
     lr, weight_decay
@@ -39,21 +39,29 @@ class GROOVETrainingPlan(pl.LightningModule):
     guide_weight
         Weight of the guide in the positives (``lambda`` of :func:`~scgroove.losses.guided_clip_loss`);
         it reaches the loss as an argument.
+    refinement_warmup_epochs
+        For ``contrast="ot_refined"``: the loss gets ``refinement`` = 0 for this many epochs, then a
+        linear ramp to 1 over as many (as scvi-tools' plans pass ``kl_weight``); ``None``: no
+        ``refinement`` argument.
     """
 
     def __init__(
         self,
-        module: GROOVEModule,
+        module: PairedAutoencoderModule,
         modality_names: Sequence[str] = ("1", "2"),
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         gradient_clip_val: float | None = 10.0,
         guide: sp.spmatrix | None = None,
         guide_weight: float = 1.0,
+        refinement_warmup_epochs: int | None = None,
     ):
         super().__init__()
-        if getattr(module, "contrast", None) == "guided" and module.use_group_clip and guide is None:
+        if module.needs_guide and guide is None:
             raise ValueError('contrast="guided" needs a guide coupling (GROOVE.train builds one).')
+        if refinement_warmup_epochs is not None and refinement_warmup_epochs < 0:
+            raise ValueError(f"refinement_warmup_epochs must be >= 0, got {refinement_warmup_epochs}.")
+        self.refinement_warmup_epochs = refinement_warmup_epochs
         self.module = module
         self.guide = None if guide is None else sp.csr_matrix(guide)
         # schedules and per-batch inputs reach the module's loss as arguments, as scvi-tools' kl_weight
@@ -71,10 +79,6 @@ class GROOVETrainingPlan(pl.LightningModule):
             if key.endswith(f"_{index}"):
                 return f"{key[:-2]}_{name}"
         return key
-
-    @property
-    def _backtranslates(self) -> bool:
-        return self.module.use_backtranslation and self.module.beta > 0
 
     def _batch_guide(self, batch) -> torch.Tensor | None:
         """The guide coupling's dense block between the batch's cells (small: batch x batch)."""
@@ -96,7 +100,7 @@ class GROOVETrainingPlan(pl.LightningModule):
         first = self._first_step(batch)
         metrics = dict(first.extra_metrics)
         second = None
-        if self._backtranslates:
+        if self.module.backtranslates:
             bt = self.module.backtranslation_loss(batch)
             second = bt.loss
             metrics.update(bt.extra_metrics)
@@ -119,9 +123,9 @@ class GROOVETrainingPlan(pl.LightningModule):
         optimizer.step()
 
     def on_train_epoch_start(self) -> None:
-        """Ramp the OT weight of ``contrast="ot_refined"``: 0 during warm-up, then linearly to 1."""
-        if getattr(self.module, "contrast", None) == "ot_refined":
-            warmup = self.module.ot_warmup_epochs
+        """Ramp the refinement weight: 0 during warm-up, then linearly to 1."""
+        if self.refinement_warmup_epochs is not None:
+            warmup = self.refinement_warmup_epochs
             ramp = (self.current_epoch - warmup + 1) / max(warmup, 1)
             self.loss_kwargs["refinement"] = float(min(max(ramp, 0.0), 1.0))
             self.log("ot_refinement", self.loss_kwargs["refinement"], on_step=False, on_epoch=True)
@@ -132,7 +136,7 @@ class GROOVETrainingPlan(pl.LightningModule):
         self._step(optimizer, first.loss)
         metrics = dict(first.extra_metrics)
         total = first.loss.detach()
-        if self._backtranslates:
+        if self.module.backtranslates:
             bt = self.module.backtranslation_loss(batch)
             self._step(optimizer, bt.loss)
             metrics.update(bt.extra_metrics)

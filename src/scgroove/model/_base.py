@@ -1,0 +1,294 @@
+"""What GROOVE and its baseline models share: set-up, construction and training."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import torch
+from mudata import MuData
+from scvi.data import AnnDataManager, AnnDataManagerValidationCheck
+from scvi.data.fields import CategoricalObsField, MuDataLayerField, MuDataWrapper
+from scvi.model.base import BaseModelClass
+from scvi.train import TrainRunner
+
+from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter
+from scgroove.model._guide import guide_matrix, structure_guide
+from scgroove.model._outputs import ModelOutputsMixin
+from scgroove.model._validation import check_likelihoods, validate_weakly_paired
+from scgroove.module import choose_likelihood
+from scgroove.train import GROOVETrainingPlan
+
+logger = logging.getLogger(__name__)
+
+
+def _shared_label_column(perturbation_key: str, modalities: Sequence[str]):
+    """Pre-register hook: one Categorical over the union of both modalities' labels.
+
+    Each scvi-tools categorical field builds its own code mapping from its column's categories,
+    so both modalities get a helper column with identical categories and the codes agree. The
+    hook also runs on transfer, so query data gets the column too.
+    """
+
+    def preregister(_field, mdata: MuData) -> None:
+        present = [m for m in modalities if m in mdata.mod and perturbation_key in mdata.mod[m].obs]
+        categories = sorted(set().union(*(set(mdata.mod[m].obs[perturbation_key].astype(str)) for m in present)))
+        for m in present:
+            obs = mdata.mod[m].obs
+            obs[RESULT_KEYS.LABEL_COLUMN] = pd.Categorical(obs[perturbation_key].astype(str), categories=categories)
+
+    return preregister
+
+
+class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
+    """Base of the models on two weakly paired modalities: set-up, construction, training.
+
+    A subclass names its module class (a :class:`~scgroove.module.PairedAutoencoderModule`);
+    every keyword argument the model does not use itself goes to that module, so each
+    hyperparameter is written once, in the module's signature. The per-cell outputs (latents,
+    translations, couplings, imputations) come from :class:`ModelOutputsMixin`.
+    """
+
+    _training_plan_cls = GROOVETrainingPlan
+    _model_name = "model"
+
+    def __init__(
+        self,
+        mdata: MuData | None = None,
+        n_latent: int = 32,
+        likelihoods: Mapping[str, str] | None = None,
+        registry: dict | None = None,
+        **module_kwargs,
+    ):
+        super().__init__(mdata, registry=registry)
+        self.modalities: tuple[str, str] = tuple(self.registry_["setup_args"]["modalities"])
+        likelihoods = self._resolve_likelihoods(likelihoods)
+        known = set(inspect.signature(self._module_cls).parameters)
+        unknown = sorted(set(module_kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown hyperparameter(s) {unknown}; "
+                f"{self._module_cls.__name__} takes {sorted(known - {'n_input_1', 'n_input_2'})}."
+            )
+        # the resolved likelihoods are saved, so a model loads without data
+        init_locals = {**locals(), "likelihoods": likelihoods}
+        self.init_params_ = self._get_init_params({k: v for k, v in init_locals.items() if k != "mdata"})
+        self.module = self._module_cls(
+            n_input_1=self.summary_stats[f"n_{X_KEYS[1]}"],
+            n_input_2=self.summary_stats[f"n_{X_KEYS[2]}"],
+            likelihood_1=likelihoods[self.modalities[0]],
+            likelihood_2=likelihoods[self.modalities[1]],
+            n_latent=n_latent,
+            **self._registry_module_kwargs(),
+            **module_kwargs,
+        )
+        if self.adata is not None:
+            for index in (1, 2):
+                self.module.heads[str(index)].fit_statistics(self.adata_manager.get_from_registry(X_KEYS[index]))
+        m1, m2 = self.modalities
+        self._model_summary_string = (
+            f"{type(self).__name__}: {m1} ({likelihoods[m1]}) + {m2} ({likelihoods[m2]}), "
+            f"n_latent={n_latent}; {self.module.describe()}."
+        )
+
+    def _registry_module_kwargs(self) -> dict:
+        """Module arguments that come from the registered data rather than from the user."""
+        return {}
+
+    def _resolve_likelihoods(self, likelihoods: Mapping[str, str] | None) -> dict[str, str]:
+        likelihoods = dict(likelihoods or {})
+        unknown = set(likelihoods) - set(self.modalities)
+        if unknown:
+            raise KeyError(f"likelihoods names modalities {sorted(unknown)} that are not registered {self.modalities}.")
+        if self.adata is None:
+            missing = set(self.modalities) - set(likelihoods)
+            if missing:
+                raise ValueError(f"Without data, likelihoods must be given for {sorted(missing)}.")
+            return likelihoods
+        for index, modality in enumerate(self.modalities, start=1):
+            if modality not in likelihoods:
+                likelihoods[modality] = choose_likelihood(self.adata_manager.get_from_registry(X_KEYS[index]))
+        layers = self.registry_["setup_args"]["layers"] or {}
+        check_likelihoods(likelihoods, self.adata, layers)
+        return likelihoods
+
+    # -- set-up ---------------------------------------------------------------------------------
+    @classmethod
+    def setup_anndata(cls, adata, **kwargs) -> None:
+        """Not supported: weakly paired data needs two modalities; use :meth:`setup_mudata`."""
+        raise TypeError(
+            f"{cls.__name__} works on a MuData with two modalities of different cells. Build one with "
+            f"`mudata.MuData({{'rna': adata_rna, 'protein': adata_protein}})` and call {cls.__name__}.setup_mudata."
+        )
+
+    @classmethod
+    def setup_mudata(
+        cls,
+        mdata: MuData,
+        perturbation_key: str,
+        modalities: Sequence[str] = ("rna", "protein"),
+        layers: Mapping[str, str | None] | None = None,
+        **kwargs,
+    ) -> None:
+        """Register two weakly paired modalities of a MuData and their shared perturbation label.
+
+        Every check of the data runs first and raises, naming the modality, key or value, before
+        anything is written: missing modality/layer/key, empty modality, NaN/inf or non-numeric
+        data, missing labels, fewer than two groups, no label present in both modalities, and obs
+        names shared across modalities (MuData would merge them as one cell).
+
+        Parameters
+        ----------
+        mdata
+            MuData whose two modalities hold different cells.
+        perturbation_key
+            Column of each modality's ``.obs`` with the perturbation (group) label.
+        modalities
+            Names of the two modalities, e.g. ``("rna", "protein")``.
+        layers
+            Layer to use per modality (``None`` or absent: ``.X``), e.g. ``{"rna": "counts"}``.
+
+        Notes
+        -----
+        Writes to each modality's ``.obs``: ``"_groove_perturbation"`` (the label as one
+        Categorical over the union of both modalities' labels, so codes agree) and the
+        scvi-tools code columns ``"_scvi_labels_1"``/``"_scvi_labels_2"``. Alignment and
+        imputation read the labels from these registered codes, so editing
+        ``obs[perturbation_key]`` after set-up changes nothing until ``setup_mudata`` runs again.
+        """
+        setup_method_args = cls._get_setup_method_args(**locals())
+        modalities = tuple(modalities)
+        layers = dict(layers or {})
+        unknown = set(layers) - set(modalities)
+        if unknown:
+            raise KeyError(f"layers names modalities {sorted(unknown)} that are not in modalities {modalities}.")
+        validate_weakly_paired(mdata, perturbation_key, modalities, layers)
+        label_field = MuDataWrapper(
+            CategoricalObsField, preregister_fn=_shared_label_column(perturbation_key, modalities)
+        )
+        fields = [
+            *(
+                MuDataLayerField(X_KEYS[i], layers.get(m), mod_key=m, is_count_data=False, mod_required=True)
+                for i, m in enumerate(modalities, start=1)
+            ),
+            *(
+                label_field(LABELS_KEYS[i], RESULT_KEYS.LABEL_COLUMN, mod_key=m, mod_required=True)
+                for i, m in enumerate(modalities, start=1)
+            ),
+        ]
+        manager = AnnDataManager(
+            fields=fields,
+            setup_method_args=setup_method_args,
+            validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
+        )
+        manager.register_fields(mdata, **kwargs)
+        cls.register_manager(manager)
+
+    # -- training -------------------------------------------------------------------------------
+    def _dataset(self, mdata: MuData | None = None) -> WeaklyPairedDataset:
+        manager = self.get_anndata_manager(mdata if mdata is not None else self.adata, required=True)
+        keys = (X_KEYS[1], X_KEYS[2], LABELS_KEYS[1], LABELS_KEYS[2])
+        return WeaklyPairedDataset(*(manager.get_from_registry(k) for k in keys))
+
+    def _plan_kwargs(self, dataset: WeaklyPairedDataset, guide, guide_weight: float) -> dict:
+        """Training-plan arguments that depend on the module: the guide coupling, schedules."""
+        schedule = {}
+        if self.module.refinement_warmup_epochs is not None:
+            schedule["refinement_warmup_epochs"] = self.module.refinement_warmup_epochs
+        if not self.module.needs_guide:
+            if guide is not None:
+                raise ValueError(
+                    f'guide is used by contrast="guided" only; this model has '
+                    f"contrast={getattr(self.module, 'contrast', None)!r}."
+                )
+            return schedule
+        guide = structure_guide(self) if guide is None else guide
+        return {
+            **schedule,
+            "guide": guide_matrix(guide, len(dataset.labels[1]), len(dataset.labels[2])),
+            "guide_weight": guide_weight,
+        }
+
+    def train(
+        self,
+        max_epochs: int = 200,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        train_size: float = 0.9,
+        groups_per_batch: int = 16,
+        cells_per_group: int = 8,
+        early_stopping: bool = False,
+        early_stopping_patience: int = 20,
+        check_val_every_n_epoch: int = 1,
+        seed: int | None = None,
+        guide=None,
+        guide_weight: float = 1.0,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ):
+        """Train the model on group-balanced batches (GPU when available, with a progress bar).
+
+        Parameters
+        ----------
+        max_epochs
+            Number of passes; an epoch draws about as many cells as the larger modality has.
+        accelerator, devices
+            Lightning device settings (``"auto"``: a GPU when present, else the CPU).
+        train_size
+            Fraction of each modality's cells used for training (split per modality); the rest
+            gives the ``validation_*`` entries of :attr:`history`.
+        groups_per_batch, cells_per_group
+            Each batch draws this many perturbation groups and this many cells of each group from
+            each modality.
+        early_stopping, early_stopping_patience
+            Stop when ``validation_loss`` has not improved for this many epochs.
+        check_val_every_n_epoch
+            Validation frequency.
+        seed
+            Seed of the split and the batch draws; default: drawn from torch's generator, so
+            ``scvi.settings.seed = n`` makes the whole run reproducible.
+        guide, guide_weight
+            For ``contrast="guided"``: the coupling whose within-label correspondences become the
+            contrast's soft positives (a :class:`~scgroove.align.Coupling` or an ``(n1, n2)`` scipy
+            sparse matrix over the registered cells), and its weight against GroupCLIP's uniform
+            positives. Default: :func:`scgroove.model.structure_guide` (labeled GW between each
+            modality's own PCA).
+        plan_kwargs
+            Arguments of :class:`~scgroove.train.GROOVETrainingPlan`: ``lr``, ``weight_decay``,
+            ``gradient_clip_val`` (clipping is done inside each of the two steps).
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``, ``strategy``).
+        """
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        dataset = self._dataset()
+        splitter = WeaklyPairedDataSplitter(
+            dataset, train_size, groups_per_batch=groups_per_batch, cells_per_group=cells_per_group, seed=seed
+        )
+        if early_stopping and splitter.n_val == 0:
+            raise ValueError("early_stopping needs validation cells: use train_size < 1.")
+        plan_kwargs = {**self._plan_kwargs(dataset, guide, guide_weight), **(plan_kwargs or {})}
+        plan = self._training_plan_cls(self.module, self.modalities, **plan_kwargs)
+        if trainer_kwargs.get("strategy") == "ddp":
+            # the two optimizer steps use different parameters (the projection head only in the
+            # first), which plain DDP takes for a bug in the model
+            trainer_kwargs["strategy"] = "ddp_find_unused_parameters_true"
+        trainer_kwargs.setdefault("early_stopping_monitor", "validation_loss")
+        trainer_kwargs.setdefault("early_stopping_patience", early_stopping_patience)
+        if splitter.n_val > 0:
+            trainer_kwargs.setdefault("check_val_every_n_epoch", check_val_every_n_epoch)
+        self.module.train()  # inference may have left it in eval mode, which Lightning would keep
+        runner = TrainRunner(
+            self,
+            training_plan=plan,
+            data_splitter=splitter,
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            early_stopping=early_stopping,
+            **trainer_kwargs,
+        )
+        return runner()
