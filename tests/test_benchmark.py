@@ -21,7 +21,11 @@ def test_run_task_rows_and_metrics():
     )
     assert list(table.columns) == ["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"]
     ot_rows = table[table["aligner"] == "labeled_ot"]
-    assert sorted(ot_rows["epsilon"].unique()) == [0.05, 0.2] and set(ot_rows["metric"]) == {"trace", "trace_chance", "bary_foscttm"}
+    assert sorted(ot_rows["epsilon"].unique()) == [0.05, 0.2] and set(ot_rows["metric"]) == {
+        "trace",
+        "trace_chance",
+        "bary_foscttm",
+    }
     # one-hot labels: labeled OT spreads mass uniformly inside labels, i.e. exactly the chance level
     data = benchmark.DATASETS["sim_rho0.8"](0)
     match = sg.datasets.true_matching(data.mdata)

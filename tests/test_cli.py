@@ -97,7 +97,9 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         main(argv)
     mdata, key, modalities, layers, n_latent, epochs, method, device = calls["args"]
-    assert isinstance(mdata, md.MuData) and list(mdata["rna"].obs_names) == list(md.read_h5mu(input_file)["rna"].obs_names)
+    assert isinstance(mdata, md.MuData) and list(mdata["rna"].obs_names) == list(
+        md.read_h5mu(input_file)["rna"].obs_names
+    )
     assert (key, modalities, layers) == ("guide", ("protein", "rna"), {"rna": "counts"})
     assert (n_latent, epochs, method, device) == (5, 7, "labeled_gw", "cpu")
     assert calls["kwargs"] == {"progress_bar": False, "seed": 3}

@@ -118,3 +118,21 @@ def test_simulate_library_size_gives_sparse_droplet_like_counts():
     assert 200 < np.median(np.asarray(rna.sum(1)).ravel()) < 450
     assert mdata.uns["simulation"]["library_size"] == 300
     assert not sp.issparse(sg.datasets.simulate(n_perturbations=3, cells_per_perturbation=30, seed=0)["rna"].X)
+
+
+def test_the_package_own_calls_raise_no_future_warning_and_name_no_internal_column():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paired = sg.datasets.bmmc_cite()
+        mdata = sg.datasets.unpair(paired, label_key="label", seed=0)
+        sg.datasets.simulate(n_perturbations=3, cells_per_perturbation=10, seed=0)
+        sg.GROOVE.setup_mudata(mdata, perturbation_key="label")
+    messages = [str(w.message) for w in caught]
+    assert not [w for w in caught if issubclass(w.category, FutureWarning)], messages
+    assert not [m for m in messages if "_scvi" in m or "not unique" in m], messages
+    # the small groups are still reported, in the user's terms
+    small = [m for m in messages if "fewer than 3 cells" in m]
+    assert len(small) == 2 and all("'label'" in m for m in small)
+    assert paired.var_names.is_unique and "CD69_protein" in paired["protein"].var_names

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import mudata as md
 import numpy as np
 
+from scgroove._mudata import new_mudata
 from scgroove.datasets import simulate, unpair
 from scgroove.datasets._shipped import SHIPPED
 
@@ -89,7 +90,7 @@ def _missing_label(base: Callable[..., BenchmarkData]) -> Callable[..., Benchmar
         keep = obs[data.key].astype(str).to_numpy() != sorted(obs[data.key].astype(str).unique())[0]
         mods = {m: data.mdata.mod[m] for m in data.modalities}
         mods[m2] = mods[m2][keep].copy()
-        return BenchmarkData(md.MuData(mods), data.key, data.modalities)
+        return BenchmarkData(new_mudata(mods), data.key, data.modalities)
 
     return make
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from mudata import MuData
 
+from scgroove._mudata import new_mudata
 from scgroove.benchmark._truth import pca_per_modality
 
 
@@ -58,7 +59,7 @@ WITHIN_GROUP_OPTIONS: dict[str, dict] = {
 
 def relabelled_copy(mdata: MuData, key: str, modalities: tuple[str, str], labels1, labels2) -> MuData:
     """A copy of the two modalities with ``key`` replaced by other labels (the input is untouched)."""
-    relabelled = MuData({m: mdata.mod[m].copy() for m in modalities})
+    relabelled = new_mudata({m: mdata.mod[m].copy() for m in modalities})
     for m, labels in zip(modalities, (labels1, labels2), strict=True):
         relabelled.mod[m].obs[key] = np.asarray(labels).astype(str)
     return relabelled

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mudata as md
+
+from scgroove._mudata import read_mudata
 
 DATA_DIR = Path(__file__).parent / "data"
 
 
 def _read(name: str) -> md.MuData:
-    return md.read_h5mu(DATA_DIR / f"{name}.h5mu")
+    return read_mudata(DATA_DIR / f"{name}.h5mu")
 
 
 def bmmc_cite() -> md.MuData:
@@ -20,13 +23,22 @@ def bmmc_cite() -> md.MuData:
     resource, openproblems-bio/neurips2021_multimodal_viash, MIT licence); see
     ``scgroove/datasets/data/SOURCE.md``. Raw counts in ``X`` of modalities ``"rna"`` (1000 genes)
     and ``"protein"``; cell types in ``obs["label"]``. Use :func:`scgroove.datasets.unpair` to hide
-    the pairing.
+    the pairing. The three proteins whose name is also a gene's (CD36, CD69, HLA-E) are called
+    ``"<name>_protein"``, so the MuData's feature names are unique.
 
     Returns
     -------
     A new MuData read from the shipped file.
     """
-    return _read("bmmc_cite_600")
+    with warnings.catch_warnings():  # the shared names are made unique right below
+        warnings.filterwarnings("ignore", message="var_names are not unique")
+        mdata = _read("bmmc_cite_600")
+    genes = set(mdata["rna"].var_names)
+    protein = mdata["protein"]
+    protein.var_names = [f"{name}_protein" if name in genes else name for name in protein.var_names]
+    with md.set_options(pull_on_update=False):
+        mdata.update()
+    return mdata
 
 
 def cbmc_cite() -> md.MuData:

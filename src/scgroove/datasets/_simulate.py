@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from scgroove._mudata import new_mudata
+
 Kind = Literal["counts", "continuous", "binary"]
 TRUTH_KEY = "true_cell"
 
@@ -211,7 +213,7 @@ def simulate(
         adata.var_names = [f"{modality}_feature_{j:04d}" for j in range(X.shape[1])]
         adata.obsm["X_true_latent"] = latent[kept].astype(np.float32)
         adatas[modality] = adata
-    mdata = md.MuData(adatas)
+    mdata = new_mudata(adatas)
     mdata.uns["simulation"] = {
         "n_perturbations": n_perturbations,
         "cells_per_perturbation": np.asarray(sizes).tolist(),

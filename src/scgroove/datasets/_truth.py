@@ -8,6 +8,7 @@ import mudata as md
 import numpy as np
 import pandas as pd
 
+from scgroove._mudata import new_mudata
 from scgroove.datasets._simulate import TRUTH_KEY
 
 
@@ -67,7 +68,7 @@ def unpair(
         new.obs[label_key] = pd.Categorical(np.asarray(labels)[rows].astype(str))
         new.obs_names = [f"{modality}_{k}" for k in range(n_keep)]
         adatas[modality] = new
-    out = md.MuData(adatas)
+    out = new_mudata(adatas)
     out.uns["unpaired"] = {"label_key": label_key, "fraction": fraction, "seed": seed, "truth_key": TRUTH_KEY}
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -41,6 +42,26 @@ def _shared_label_column(perturbation_key: str, modalities: Sequence[str]):
             obs[RESULT_KEYS.LABEL_COLUMN] = pd.Categorical(obs[perturbation_key].astype(str), categories=categories)
 
     return preregister
+
+
+SMALL_CATEGORY_WARNING = "has fewer than 3 cells"
+
+
+def _warn_small_groups(mdata: MuData, perturbation_key: str, modalities: Sequence[str], minimum: int = 3) -> None:
+    """One warning per modality naming the perturbation groups with fewer than ``minimum`` cells."""
+    for modality in modalities:
+        counts = mdata.mod[modality].obs[perturbation_key].astype(str).value_counts()
+        small = counts[counts < minimum]
+        if len(small):
+            listed = ", ".join(f"{label!r} ({n})" for label, n in small.head(10).items())
+            more = f" and {len(small) - 10} more" if len(small) > 10 else ""
+            warnings.warn(
+                f"{len(small)} value(s) of {perturbation_key!r} have fewer than {minimum} cells in modality "
+                f"{modality!r}: {listed}{more}. Such groups give the contrast few positives; consider "
+                "merging or dropping them.",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
@@ -184,7 +205,13 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             setup_method_args=setup_method_args,
             validation_checks=AnnDataManagerValidationCheck(check_fully_paired_mudata=False),
         )
-        manager.register_fields(mdata, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            manager.register_fields(mdata, **kwargs)
+        for warning in caught:  # scvi-tools names its internal code columns; say it in the user's terms
+            if SMALL_CATEGORY_WARNING not in str(warning.message):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        _warn_small_groups(mdata, perturbation_key, modalities)
         cls.register_manager(manager)
 
     # -- training -------------------------------------------------------------------------------
@@ -291,4 +318,7 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             early_stopping=early_stopping,
             **trainer_kwargs,
         )
-        return runner()
+        with warnings.catch_warnings():
+            # Lightning 2.6 calls torch's deprecated LeafSpec on every fit; nothing a user can act on
+            warnings.filterwarnings("ignore", message=r".*LeafSpec.*deprecated", category=FutureWarning)
+            return runner()

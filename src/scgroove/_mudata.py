@@ -1,0 +1,25 @@
+"""MuData construction without the legacy column pulling of mudata < 0.4."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import mudata as md
+from anndata import AnnData
+
+
+def new_mudata(modalities: Mapping[str, AnnData]) -> md.MuData:
+    """``MuData(modalities)`` with mudata 0.4's behaviour: no obs/var columns pulled into the global frames.
+
+    scgroove keeps every annotation in the modalities, so the pulled copies would only duplicate
+    them (and warn, e.g. when a gene and a protein share a name such as CD4).
+    """
+    with md.set_options(pull_on_update=False):
+        return md.MuData(dict(modalities))
+
+
+def read_mudata(path: str | Path) -> md.MuData:
+    """``mudata.read_h5mu`` with the same behaviour as :func:`new_mudata`."""
+    with md.set_options(pull_on_update=False):
+        return md.read_h5mu(path)
