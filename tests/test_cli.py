@@ -86,23 +86,75 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
 
     calls = {}
 
-    def fake_run(*args, **kwargs):
-        calls["args"], calls["kwargs"] = args, kwargs
+    def fake_execute(model, options):
+        calls["model"], calls["options"] = model, options
         raise KeyboardInterrupt  # stop before any training
 
-    monkeypatch.setattr(scgroove._run, "run", fake_run)
+    monkeypatch.setattr(scgroove._run, "execute", fake_execute)
     argv = ["run", str(input_file), "--perturbation-key", "guide", "--modalities", "protein", "rna"]
-    argv += ["--layer", "rna=counts", "--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw"]
-    argv += ["--device", "cpu", "--seed", "3", "--quiet"]
+    argv += ["--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw", "--early-stopping"]
+    argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both", "--save-model", str(tmp_path / "m")]
     with pytest.raises(KeyboardInterrupt):
         main(argv)
-    mdata, key, modalities, layers, n_latent, epochs, method, device = calls["args"]
-    assert isinstance(mdata, md.MuData) and list(mdata["rna"].obs_names) == list(
-        md.read_h5mu(input_file)["rna"].obs_names
+    model, options = calls["model"], calls["options"]
+    assert list(model.adata["rna"].obs_names) == list(md.read_h5mu(input_file)["rna"].obs_names)
+    assert model.modalities == ("protein", "rna") and model.module.n_latent == 5
+    assert (options.perturbation_key, options.max_epochs, options.method, options.accelerator) == (
+        "guide",
+        7,
+        "labeled_gw",
+        "cpu",
     )
-    assert (key, modalities, layers) == ("guide", ("protein", "rna"), {"rna": "counts"})
-    assert (n_latent, epochs, method, device) == (5, 7, "labeled_gw", "cpu")
-    assert calls["kwargs"] == {"progress_bar": False, "seed": 3}
+    assert options.early_stopping and options.impute == "both" and options.seed == 3 and not options.progress_bar
+    assert options.save_model == tmp_path / "m"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--method", "labeled_ott"], "'labeled_ott' is not an aligner"),
+        (["--n-latent", "0"], "must be >= 1"),
+        (["--modalities", "rna", "rna"], "two different modalities"),
+    ],
+)
+def test_options_are_checked_before_any_training(extra, message, input_file, tmp_path, monkeypatch, capsys):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(sg.GROOVE, "train", no_training)
+    code = main(["run", str(input_file), "--perturbation-key", "guide", "--quiet", *extra])
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_a_failure_during_training_shows_its_traceback_and_exits_1(input_file, tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise ValueError("something inside training")
+
+    monkeypatch.setattr(sg.GROOVE, "train", broken)
+    code = main(["run", str(input_file), "--perturbation-key", "guide", "--quiet", "--out", str(tmp_path / "o.h5mu")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" in err and "something inside training" in err
+    assert not (tmp_path / "o.h5mu").exists()
+
+
+def test_backed_input_saved_model_and_both_imputations(input_file, tmp_path):
+    out = tmp_path / "out.h5mu"
+    argv = ["run", str(input_file), "--perturbation-key", "guide", "--max-epochs", "2", "--n-latent", "4"]
+    argv += ["--backed", "--impute", "both", "--save-model", str(tmp_path / "model"), "--quiet"]
+    assert main([*argv, "--out", str(out), "--figure", str(tmp_path / "f.png"), "--device", "cpu"]) == 0
+    result = md.read_h5mu(out)
+    assert result["rna"].obsm["groove_imputed_protein"].shape == (result["rna"].n_obs, 8)
+    assert result["protein"].obsm["groove_imputed_rna"].shape == (result["protein"].n_obs, 40)
+    loaded = sg.GROOVE.load(str(tmp_path / "model"), result)
+    np.testing.assert_allclose(
+        loaded.get_latent_representation(modality="rna"), result["rna"].obsm["X_groove"], atol=1e-5
+    )
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"scgroove {sg.__version__}"
 
 
 def test_default_dataset_has_truth():

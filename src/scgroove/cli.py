@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from scgroove.metrics import METRIC_NAMES
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+BAD_INPUT = (ValueError, KeyError, TypeError, FileNotFoundError)
 
 
 def _layers(pairs: list[str] | None) -> dict[str, str] | None:
@@ -25,10 +28,13 @@ def _layers(pairs: list[str] | None) -> dict[str, str] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from scgroove import __version__
+
     parser = argparse.ArgumentParser(
         prog="scgroove",
         description="Shared latent space, cell matching and imputation for weakly paired single-cell data.",
     )
+    parser.add_argument("--version", action="version", version=f"scgroove {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
@@ -64,6 +70,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--figure", type=Path, default=Path("scgroove_summary.png"), help="summary figure (default: %(default)s)"
     )
     run.add_argument("--max-epochs", type=int, default=100, help="training epochs (default: %(default)s)")
+    run.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="stop when the validation loss has not improved for 20 epochs",
+    )
+    run.add_argument(
+        "--impute",
+        choices=["forward", "reverse", "both", "none"],
+        default="forward",
+        help="imputation: forward = M2 features for the cells of M1, reverse = M1 for M2, both, none "
+        "(default: %(default)s)",
+    )
+    run.add_argument(
+        "--backed",
+        action="store_true",
+        help="read INPUT backed (on disk, read in chunks) instead of loading it into memory",
+    )
+    run.add_argument("--save-model", type=Path, metavar="DIR", help="save the trained model to this folder")
     run.add_argument("--n-latent", type=int, default=32, help="latent dimension (default: %(default)s)")
     run.add_argument(
         "--method", default="labeled_ot", help="aligner, see scgroove.align.METHODS (default: %(default)s)"
@@ -89,37 +113,63 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     import mudata as md
 
-    from scgroove._run import run, write_outputs
+    from scgroove import _run as job
 
-    if args.input is not None and not args.input.exists():
-        raise FileNotFoundError(f"Input file {str(args.input)!r} does not exist.")
     start = time.perf_counter()
-    mdata = md.read_h5mu(args.input) if args.input is not None else None
-    source = str(args.input) if args.input is not None else "built-in simulated screen (20 perturbations + control)"
-    print(f"scgroove run: {source}", file=sys.stderr)
-    result = run(
-        mdata,
-        args.perturbation_key,
-        tuple(args.modalities),
-        _layers(args.layer),
-        args.n_latent,
-        args.max_epochs,
-        args.method,
-        args.device,
-        progress_bar=not args.quiet,
-        seed=args.seed,
-    )
-    write_outputs(result, args.perturbation_key, args.out, args.figure)
+    try:  # everything about the input is checked before any training starts: exit 2
+        options = job.RunOptions(
+            perturbation_key=args.perturbation_key,
+            modalities=tuple(args.modalities),
+            layers=_layers(args.layer),
+            n_latent=args.n_latent,
+            max_epochs=args.max_epochs,
+            method=args.method,
+            accelerator=args.device,
+            progress_bar=not args.quiet,
+            seed=args.seed,
+            early_stopping=args.early_stopping,
+            impute=args.impute,
+            save_model=args.save_model,
+        )
+        job.check_options(options)
+        if args.input is not None and not args.input.exists():
+            raise FileNotFoundError(f"Input file {str(args.input)!r} does not exist.")
+        if args.input is None:
+            mdata = job.default_dataset(args.seed)
+        else:
+            with md.set_options(pull_on_update=False):
+                mdata = md.read_h5mu(args.input, backed="r" if args.backed else None)
+        source = str(args.input) if args.input is not None else "built-in simulated screen (20 perturbations + control)"
+        print(f"scgroove run: {source}", file=sys.stderr)
+        model = job.prepare(mdata, options)
+    except BAD_INPUT as error:
+        return _bad_input(error)
+    try:  # a failure from here on is not the input's fault: show where it happened, exit 1
+        result = job.execute(model, options)
+        job.write_outputs(result, args.perturbation_key, args.out, args.figure)
+    except Exception:
+        traceback.print_exc()
+        print("scgroove: error: the run failed after the input was checked (traceback above).", file=sys.stderr)
+        return EXIT_FAILED
     for name, value in result.metrics.items():
         print(f"  {METRIC_NAMES.get(name, name):45s} {value:.4f}")
     print(f"wrote {args.out} and {args.figure} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
 
+def _bad_input(error: Exception) -> int:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    print(f"scgroove: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from scgroove import benchmark
 
-    config = benchmark.load_config(args.config)
+    try:
+        config = benchmark.load_config(args.config)
+    except BAD_INPUT as error:
+        return _bad_input(error)
     if args.backend is not None:
         config["backend"] = args.backend
     start = time.perf_counter()
@@ -139,16 +189,9 @@ def _benchmark(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scgroove`` command."""
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "benchmark":
-            return _benchmark(args)
-    except (ValueError, KeyError, TypeError, FileNotFoundError, MemoryError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"scgroove: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 1
+    if args.command == "run":
+        return _run(args)
+    return _benchmark(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,4 +19,21 @@ def load_config(path: str | Path | None = None) -> dict:
     unknown = set(config) - KEYS
     if unknown:
         raise ValueError(f"Unknown keys {sorted(unknown)} in {path}; allowed: {sorted(KEYS)}.")
+    check_names(config.get("learners", []), config.get("aligners", []), config.get("datasets", []))
     return config
+
+
+def check_names(learners, aligners, datasets) -> None:
+    """Refuse unknown learner, aligner or dataset names before anything runs, naming them."""
+    from scgroove.benchmark._aligners import ALIGNERS
+    from scgroove.benchmark._datasets import DATASETS
+    from scgroove.benchmark._learners import LEARNERS
+
+    for kind, names, known in (
+        ("learner", learners, LEARNERS),
+        ("aligner", aligners, ALIGNERS),
+        ("dataset", datasets, DATASETS),
+    ):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(f"Unknown {kind}(s) {unknown}; choose from {list(known)}.")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from scgroove.align import SHARED_SPACE, align, select_by_label_resolution, with_alpha_selection
 from scgroove.benchmark._aligners import ALIGNERS, DEFAULT_EPSILONS, BenchmarkAligner
+from scgroove.benchmark._config import check_names
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, Representation
 from scgroove.benchmark._truth import DatasetTruth, score_against_truth
@@ -201,14 +202,7 @@ def run_benchmark(
         Keyword arguments of :func:`scgroove.datasets.simulate` for the simulated datasets
         (e.g. ``{"cells_per_perturbation": 40}``); real datasets are used as they are.
     """
-    for kind, names, known in (
-        ("learner", learners, LEARNERS),
-        ("aligner", aligners, ALIGNERS),
-        ("dataset", datasets, DATASETS),
-    ):
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise ValueError(f"Unknown {kind}(s) {unknown}; choose from {list(known)}.")
+    check_names(learners, aligners, datasets)
     epsilons = {**DEFAULT_EPSILONS, **(epsilons or {})}
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
