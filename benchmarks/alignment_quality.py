@@ -120,7 +120,7 @@ def evaluate(name: str, epochs: int, seed: int) -> list[dict]:
                 "align_s": time.perf_counter() - start,
                 "trace": sg.metrics.trace(coupling, match),
                 "bary_foscttm": sg.metrics.barycentric_foscttm(coupling, p2, match),
-                "converged": coupling.info.get("converged"),
+                "converged": coupling.converged,
             }
         )
     return rows

@@ -51,7 +51,7 @@ def ours(method: str, n: int, n_labels: int) -> dict:
     return {
         "seconds": seconds,
         "extra_rss_mib": peak_rss_mib() - base,
-        "converged": bool(coupling.info["converged"]),
+        "converged": bool(coupling.converged),
         "n_iter": coupling.info["n_iter"],
     }
 

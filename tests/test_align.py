@@ -263,3 +263,28 @@ def test_default_params_come_from_the_aligners_signatures():
     assert "epsilon" not in sg.align.default_params("knn")
     with pytest.raises(ValueError, match="Unknown method"):
         sg.align.default_params("labeled_nonsense")
+
+
+def test_push_pull_transfer_labels_and_top_k(problem):
+    x1, x2, labels1, labels2, match = problem
+    coupling = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    dense = coupling.to_sparse().toarray()
+    values2 = np.random.default_rng(0).normal(size=(len(x2), 3))
+    np.testing.assert_allclose(coupling.pull(values2, normalize=False), dense @ values2)
+    np.testing.assert_allclose(coupling.pull(sp.csr_matrix(values2), normalize=False), dense @ values2)
+    np.testing.assert_allclose(coupling.push(x1, normalize=False), dense.T @ x1)
+    np.testing.assert_allclose(coupling.pull(values2, rows=np.array([5, 0])), coupling.pull(values2)[[5, 0]])
+    np.testing.assert_allclose(coupling.pull(values2), coupling.barycentric_projection(values2))
+    transferred = coupling.transfer_labels(labels2)
+    scored = coupling.row_mass > 0
+    assert (transferred["label"].astype(str).to_numpy()[scored] == labels1[scored]).all()
+    assert np.allclose(transferred["confidence"][scored], 1.0) and transferred["confidence"][~scored].isna().all()
+    sparse = coupling.top_k(3)
+    matrix = sparse.to_sparse()
+    assert np.diff(matrix.indptr).max() <= 3 and matrix.nnz < dense.astype(bool).sum()
+    np.testing.assert_allclose(sparse.row_mass, coupling.row_mass)  # every cell keeps its mass
+    moved = 0.5 * np.abs(matrix.toarray() - dense).sum()
+    assert sparse.info["top_k_mass_moved"] == pytest.approx(moved) and 0 < moved < 1
+    assert [b.label for b in sparse.blocks] == [b.label for b in coupling.blocks]
+    with pytest.raises(ValueError, match="k must be"):
+        coupling.top_k(0)

@@ -218,6 +218,33 @@ def test_align_impute_and_denoise_write_back(small_mdata, tmp_path):
         model.impute("rna", "atac")
 
 
+def test_imputation_sizes_and_outputs(small_mdata):
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=16)
+    model.train(max_epochs=1, **QUIET)
+    full = model.align()
+    protein = small_mdata["protein"]
+    chosen = list(protein.var_names[[3, 0]])
+    subset = model.impute("rna", "protein", features=chosen)
+    assert list(subset.columns) == chosen
+    np.testing.assert_allclose(subset.to_numpy(), full.pull(protein.X[:, [3, 0]]), rtol=1e-5)
+    adata = model.impute("rna", "protein", output="anndata")
+    assert adata.shape == (small_mdata["rna"].n_obs, protein.n_vars) and adata.X.dtype == np.float32
+    assert list(adata.obs_names) == list(small_mdata["rna"].obs_names)
+    assert small_mdata.uns["groove"]["imputation"]["rna_to_protein"]["output"] == "anndata"
+    with pytest.raises(ValueError, match="too large for obsm"):
+        model.impute("rna", "protein", max_obsm_bytes=100)
+    with pytest.raises(KeyError, match="not in modality 'protein'"):
+        model.impute("rna", "protein", features=["nope"])
+    with pytest.raises(ValueError, match="dense denoised layer of 'rna'"):
+        model.write_denoised(max_bytes=1000)
+    assert "groove_denoised" not in small_mdata["protein"].layers  # refused before anything is written
+    sparse = model.align(top_k=2)
+    stored = small_mdata.uns["groove"]["coupling"]["matrix"]
+    assert np.diff(stored.indptr).max() <= 2 and 0 < sparse.info["top_k_mass_moved"] < 1
+    assert small_mdata.uns["groove"]["coupling"]["info"]["top_k"] == 2
+
+
 def test_align_uses_the_labels_registered_at_setup(small_mdata):
     setup(small_mdata)
     model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=16)

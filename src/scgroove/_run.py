@@ -151,4 +151,5 @@ def write_outputs(result: RunResult, perturbation_key: str, out: Path | None, fi
         fig.savefig(figure, dpi=120)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.mdata.write_h5mu(out)
+        with md.set_options(pull_on_update=False):  # mudata 0.4's behaviour, without its FutureWarning
+            result.mdata.write_h5mu(out)

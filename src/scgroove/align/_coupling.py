@@ -102,40 +102,122 @@ class Coupling:
             mass[block.rows] += np.asarray(block.plan.sum(axis=1)).ravel()
         return mass
 
-    def barycentric_projection(self, y2) -> np.ndarray:
-        r"""Project modality-1 cells onto modality-2 values: :math:`\hat y_i = \sum_j T_{ij} y_j / \sum_j T_{ij}`.
+    def pull(self, values, normalize: bool = True, rows: np.ndarray | None = None, dtype=np.float64) -> np.ndarray:
+        r"""Move per-cell values of modality 2 to the cells of modality 1 (moscot's *pull*).
 
-        The one barycentric projection of the package: imputation and the barycentric metrics
-        use it.
+        :math:`\hat y_i = \sum_j T_{ij} y_j`, divided by :math:`\sum_j T_{ij}` with
+        ``normalize`` (the coupling-weighted mean of a cell's partners: the *barycentric
+        projection*, used by imputation and the barycentric metrics).
+
+        Parameters
+        ----------
+        values
+            ``(n2,)`` or ``(n2, d)`` values of modality 2 (features, latents, one-hot labels ...):
+            numpy, DataFrame, scipy sparse or a backed on-disk matrix, read in row chunks and never
+            densified whole.
+        normalize
+            Divide by each cell's mass; rows of cells without mass are then NaN.
+        rows
+            Only these modality-1 cells (in this order), e.g. one chunk of a large imputation.
+        dtype
+            Of the result (float32 halves the memory of a large imputation).
+
+        Returns
+        -------
+        ``(len(rows) or n1, d)`` array.
+        """
+        if isinstance(values, pd.DataFrame | pd.Series):
+            values = values.to_numpy()
+        if values.shape[0] != self.n2:
+            raise ValueError(f"values must have n2 = {self.n2} rows, got {values.shape[0]}.")
+        matrix = self.to_sparse()
+        mass = self.row_mass
+        if rows is not None:
+            matrix, mass = matrix[rows], mass[rows]
+        transported = np.zeros((matrix.shape[0], *values.shape[1:]), dtype=dtype)
+        matrix = sp.csc_matrix(matrix)  # column slices below are cheap in CSC
+        start = 0
+        for chunk in row_chunks(values):
+            stop = start + chunk.shape[0]
+            chunk = chunk if sp.issparse(chunk) else np.asarray(chunk, dtype=np.float64)
+            product = matrix[:, start:stop] @ chunk
+            transported += product.toarray() if sp.issparse(product) else np.asarray(product)
+            start = stop
+        if not normalize:
+            return transported
+        out = np.full_like(transported, np.nan)
+        keep = mass > 0
+        out[keep] = transported[keep] / mass[keep].reshape(-1, *([1] * (transported.ndim - 1)))
+        return out
+
+    def push(self, values, normalize: bool = True) -> np.ndarray:
+        r"""Move per-cell values of modality 1 to the cells of modality 2 (moscot's *push*).
+
+        :math:`\hat x_j = \sum_i T_{ij} x_i` (divided by :math:`\sum_i T_{ij}` with
+        ``normalize``); the mirror image of :meth:`pull`, with the same inputs.
+        """
+        return self.transpose().pull(values, normalize)
+
+    def barycentric_projection(self, y2) -> np.ndarray:
+        r"""``pull(y2, normalize=True)``: :math:`\hat y_i = \sum_j T_{ij} y_j / \sum_j T_{ij}`.
 
         Parameters
         ----------
         y2
-            ``(n2, d)`` values of modality 2 (features, latents, ...): numpy, DataFrame, scipy
-            sparse or a backed on-disk matrix (read in row chunks, never densified whole).
+            ``(n2, d)`` values of modality 2, as in :meth:`pull`.
 
         Returns
         -------
         ``(n1, d)`` float64 array; rows of cells without mass are NaN.
         """
-        if isinstance(y2, pd.DataFrame):
-            y2 = y2.to_numpy()
-        if y2.shape[0] != self.n2:
-            raise ValueError(f"y2 must have n2 = {self.n2} rows, got {y2.shape[0]}.")
-        matrix = self.to_sparse()
-        transported = np.zeros((self.n1, *y2.shape[1:]))
-        start = 0
-        for chunk in row_chunks(y2):
-            stop = start + chunk.shape[0]
-            values = chunk if sp.issparse(chunk) else np.asarray(chunk, dtype=np.float64)
-            product = matrix[:, start:stop] @ values
-            transported += product.toarray() if sp.issparse(product) else np.asarray(product)
-            start = stop
-        mass = self.row_mass
-        out = np.full_like(transported, np.nan)
-        keep = mass > 0
-        out[keep] = transported[keep] / mass[keep].reshape(-1, *([1] * (transported.ndim - 1)))
-        return out
+        return self.pull(y2, normalize=True)
+
+    def transfer_labels(self, labels2) -> pd.DataFrame:
+        """Each modality-1 cell's most likely label of modality 2, with the share of its mass on it.
+
+        Labels are pulled as one-hot columns (:meth:`pull`); ``confidence`` is the share of the
+        cell's mass that lands on cells of the predicted label (1 for any labeled coupling's own
+        labels; informative for other annotations, e.g. cell types). Cells without mass get NaN.
+        """
+        codes, names = pd.factorize(np.asarray(labels2).astype(str), sort=True)
+        one_hot = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), len(names)))
+        shares = self.pull(one_hot, normalize=True)
+        has_mass = ~np.isnan(shares).any(1)
+        best = np.where(has_mass, np.nan_to_num(shares).argmax(1), 0)
+        return pd.DataFrame(
+            {
+                "label": pd.Categorical(np.where(has_mass, names[best], None), categories=names),
+                "confidence": np.where(has_mass, np.nan_to_num(shares).max(1), np.nan),
+            }
+        )
+
+    def top_k(self, k: int) -> Coupling:
+        r"""Keep each modality-1 cell's ``k`` largest entries, rescaled to the cell's mass.
+
+        Storage drops from the label blocks' sizes to at most ``k`` entries per cell. The mass
+        this moves, :math:`\frac{1}{2} \sum_{ij} |T_{ij} - T^{(k)}_{ij}|` (0 to 1), is recorded
+        in ``info["top_k_mass_moved"]``: each cell keeps its mass, column sums change by that
+        much. Imputation from the sparse coupling is then the mean of each cell's ``k`` best
+        partners, weighted as before.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}.")
+        blocks, moved = [], 0.0
+        for block in self.blocks:
+            plan = block.plan.toarray() if sp.issparse(block.plan) else np.asarray(block.plan)
+            if plan.shape[1] > k:
+                keep = np.argpartition(-plan, k - 1, axis=1)[:, :k]
+                kept = np.take_along_axis(plan, keep, axis=1)
+                mass, kept_mass = plan.sum(1), kept.sum(1)
+                scale = np.divide(mass, kept_mass, out=np.zeros_like(mass), where=kept_mass > 0)
+                rows = np.repeat(np.arange(plan.shape[0]), k)
+                sparse = sp.csr_matrix(((kept * scale[:, None]).ravel(), (rows, keep.ravel())), shape=plan.shape)
+                moved += float(np.abs(sparse.toarray() - plan).sum()) / 2
+            else:
+                sparse = sp.csr_matrix(plan)
+            blocks.append(CouplingBlock(block.rows, block.cols, sparse, block.label))
+        info = {**self.info, "top_k": k, "top_k_mass_moved": moved}
+        return Coupling(self.n1, self.n2, blocks, self.method, self.params, info, self.converged, self.cost)
 
     def argmax_match(self) -> np.ndarray:
         """Row of modality 2 receiving most of each modality-1 cell's mass (-1: no mass)."""

@@ -179,7 +179,14 @@ def labeled_fgw(
             return cost
 
         new_plans, report, potentials = solve_blocks(
-            blocks, block_cost, epsilon, f1, sinkhorn_max_iter, tol=INNER_SINKHORN_TOL, warm_start=potentials
+            blocks,
+            block_cost,
+            epsilon,
+            f1,
+            sinkhorn_max_iter,
+            tol=INNER_SINKHORN_TOL,
+            warm_start=potentials,
+            kernel_first=True,
         )
         change = plan_change(new_plans, plans)
         plans = new_plans

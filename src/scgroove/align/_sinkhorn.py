@@ -23,6 +23,8 @@ class SinkhornReport:
     n_iter: int
     marginal_error: float
     converged: bool
+    #: transport cost <C, T> of the plans (summed over the blocks of a :func:`solve_blocks` call)
+    cost: float = float("nan")
 
 
 def pad_rows(arrays: Sequence[torch.Tensor], length: int) -> torch.Tensor:
@@ -142,6 +144,95 @@ def _solve(cost, log_a, log_b, reg, max_iter, tol, check_every, init, scaling_st
     return plan, SinkhornReport(total + n_iter, error, error < tol), (f, g)
 
 
+#: Largest ``(C_ij - min_k C_ik) / eps`` that matrix scaling tries (exp(-600) ~ 1e-261 in float64).
+KERNEL_MAX_EXPONENT = 600.0
+#: Entries of one sub-batch of :func:`batched_kernel_sinkhorn`: its kernel stays in the CPU cache
+#: across iterations (matrix scaling is memory bound).
+KERNEL_CHUNK_ELEMENTS = 2**20
+
+
+def batched_kernel_sinkhorn(
+    cost: torch.Tensor,
+    log_a: torch.Tensor,
+    log_b: torch.Tensor,
+    reg: float,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    check_every: int = 10,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, SinkhornReport, tuple[torch.Tensor, torch.Tensor]]:
+    r"""The same batch of problems as :func:`batched_log_sinkhorn`, by matrix scaling.
+
+    :math:`u = a / (K v)`, :math:`v = b / (K^\top u)` with :math:`K_{ij} = \exp(-(C_{ij} - \min_k
+    C_{ik}) / \varepsilon)` (the row shift is absorbed into :math:`u`, so no row of :math:`K`
+    underflows): two batched matrix-vector products per iteration instead of two log-sum-exps
+    over every entry, several times faster at the relative epsilons of labeled OT. The batch is
+    solved in sub-batches small enough to stay in the CPU cache; the kernel is float32 when its
+    smallest entry is far from float32's underflow, float64 otherwise. It cannot represent every
+    problem (a column whose kernel underflows entirely, a very small epsilon): the report then
+    says it did not converge, and :func:`solve_blocks` finishes in the log domain, warm-started
+    from these potentials. ``init`` potentials (e.g. from the previous outer iteration of GW)
+    start the scaling vectors.
+
+    Returns
+    -------
+    ``(plan, report, (f, g))`` as :func:`batched_log_sinkhorn`; ``(None, report, None)`` without
+    iterating when the kernel would underflow (``(C_ij - min_k C_ik) / eps`` above
+    :data:`KERNEL_MAX_EXPONENT`).
+    """
+    valid_a, valid_b = torch.isfinite(log_a), torch.isfinite(log_b)
+    allowed = valid_a[:, :, None] & valid_b[:, None, :]
+    row_min = torch.where(allowed, cost, torch.inf).amin(dim=2, keepdim=True)
+    row_min = torch.where(torch.isfinite(row_min), row_min, 0.0)
+    exponent = torch.where(allowed, (cost - row_min) / reg, 0.0)
+    largest = float(exponent.max())
+    if not largest < KERNEL_MAX_EXPONENT:  # the kernel would underflow: leave it to the log domain
+        return None, SinkhornReport(0, float("inf"), False), None
+    dtype = torch.float32 if largest < 80 else torch.float64
+    kernel = torch.where(allowed, torch.exp(-exponent.to(dtype)), 0.0)
+    del exponent
+    a = torch.where(valid_a, log_a.to(dtype).exp(), 0.0)
+    b = torch.where(valid_b, log_b.to(dtype).exp(), 0.0)
+    u, v = torch.zeros_like(a), torch.zeros_like(b)
+    start_v = None
+    if init is not None:  # g = reg log v: start from the previous solution's column scaling
+        start_v = torch.where(valid_b, torch.exp((init[1] / reg).clamp(-80, 80)), 0.0).to(dtype)
+    step = max(1, KERNEL_CHUNK_ELEMENTS // max(1, cost.shape[1] * cost.shape[2]))
+    worst, most = 0.0, 0
+    for start in range(0, cost.shape[0], step):
+        part = slice(start, start + step)
+        first_v = None if start_v is None else start_v[part]
+        u[part], v[part], n_iter, error = _scale(kernel[part], a[part], b[part], max_iter, tol, check_every, first_v)
+        worst, most = max(worst, error), max(most, n_iter)
+    plan = (u[:, :, None] * kernel * v[:, None, :]).to(cost.dtype)
+    with np.errstate(divide="ignore"):
+        f = torch.where(valid_a, reg * torch.log(u.to(cost.dtype)) + row_min[:, :, 0], log_a)
+        g = torch.where(valid_b, reg * torch.log(v.to(cost.dtype)), log_b)
+    finite = bool(torch.isfinite(plan).all() and torch.isfinite(f[valid_a]).all() and torch.isfinite(g[valid_b]).all())
+    return plan, SinkhornReport(most, worst, finite and worst < tol), (f, g)
+
+
+def _scale(kernel, a, b, max_iter, tol, check_every, v=None):
+    """Matrix scaling of one sub-batch; returns ``u``, ``v``, the iterations and the worst row error.
+
+    The batched matrix-vector products are written as multiply-and-sum, several times faster
+    than ``bmm`` for these shapes on CPU.
+    """
+    mass = a.sum(dim=1)
+    v = (b > 0).to(a.dtype) if v is None else v
+    error, n_iter = float("inf"), 0
+    for n_iter in range(1, max_iter + 1):
+        u = torch.where(a > 0, a / (kernel * v[:, None, :]).sum(2), 0.0)
+        v = torch.where(b > 0, b / (kernel * u[:, :, None]).sum(1), 0.0)
+        if n_iter % check_every == 0 or n_iter == max_iter:
+            rows = u * (kernel * v[:, None, :]).sum(2)
+            errors = (rows - a).abs().sum(dim=1) / mass
+            error = float(errors.max()) if bool(torch.isfinite(errors).all()) else float("inf")
+            if error < tol or error == float("inf"):
+                break
+    return u, v, n_iter, error
+
+
 def solve_blocks(
     blocks: LabelBlocks,
     block_cost: Callable[[np.ndarray, int, int], torch.Tensor],
@@ -151,6 +242,7 @@ def solve_blocks(
     tol: float = 1e-6,
     max_elements: int = 2**24,
     warm_start: list | None = None,
+    kernel_first: bool = False,
 ) -> tuple[list[torch.Tensor], SinkhornReport, list]:
     """Solve every label block's entropic OT problem, bucket by bucket.
 
@@ -171,6 +263,9 @@ def solve_blocks(
         Size bound of one padded bucket.
     warm_start
         Potentials returned by an earlier call on the same blocks (outer loops of GW/COOT).
+    kernel_first
+        Try :func:`batched_kernel_sinkhorn` first (from ``warm_start`` if given); buckets it does
+        not solve are finished by the log-domain solver from its potentials.
 
     Returns
     -------
@@ -179,7 +274,7 @@ def solve_blocks(
     """
     n_rows, n_cols = blocks.sizes
     plans: list[torch.Tensor | None] = [None] * len(blocks.labels)
-    worst = SinkhornReport(0, 0.0, True)
+    worst = SinkhornReport(0, 0.0, True, 0.0)
     potentials = []
     for position, bucket in enumerate(size_buckets(n_rows, n_cols, max_elements=max_elements)):
         m1, m2 = int(n_rows[bucket].max()), int(n_cols[bucket].max())
@@ -187,7 +282,15 @@ def solve_blocks(
         log_a = log_marginals(n_rows[bucket], blocks.mass[bucket], m1, like)
         log_b = log_marginals(n_cols[bucket], blocks.mass[bucket], m2, like)
         init = warm_start[position] if warm_start is not None else None
-        plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+        report = None
+        if kernel_first:
+            plan, report, duals = batched_kernel_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+            usable = duals is not None and all(
+                bool(torch.isfinite(d[torch.isfinite(m)]).all()) for d, m in zip(duals, (log_a, log_b), strict=True)
+            )
+            init = duals if usable else init
+        if report is None or not report.converged:
+            plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
         potentials.append(duals)
         for k, index in enumerate(bucket):
             plans[index] = plan[k, : n_rows[index], : n_cols[index]]
@@ -195,6 +298,7 @@ def solve_blocks(
             max(worst.n_iter, report.n_iter),
             max(worst.marginal_error, report.marginal_error),
             worst.converged and report.converged,
+            worst.cost + float((plan * cost).sum()),
         )
     return plans, worst, potentials
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
+from anndata import AnnData
 from mudata import MuData
 
 from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
@@ -159,7 +162,11 @@ class ModelOutputsMixin:
         return np.concatenate(out).astype(np.float32)
 
     def write_denoised(
-        self, mdata: MuData | None = None, modalities: list[str] | None = None, layer: str = RESULT_KEYS.DENOISED_LAYER
+        self,
+        mdata: MuData | None = None,
+        modalities: list[str] | None = None,
+        layer: str = RESULT_KEYS.DENOISED_LAYER,
+        max_bytes: int = 2**30,
     ) -> None:
         """Write :meth:`get_reconstruction` to ``mdata[m].layers[layer]`` (dense, cells x features).
 
@@ -171,9 +178,20 @@ class ModelOutputsMixin:
             Default: both.
         layer
             Layer name, default ``"groove_denoised"``.
+        max_bytes
+            Largest dense layer (float32) written; larger ones are refused before anything is
+            computed (1 GiB by default): use :meth:`get_reconstruction` on a subset of cells.
         """
         mdata = self._validate_anndata(mdata)
-        for modality in modalities or list(self.modalities):
+        modalities = modalities or list(self.modalities)
+        for modality in modalities:
+            size = mdata.mod[modality].n_obs * mdata.mod[modality].n_vars * 4
+            if size > max_bytes:
+                raise ValueError(
+                    f"A dense denoised layer of {modality!r} takes {size / 2**30:.1f} GiB (max_bytes "
+                    f"{max_bytes / 2**30:.1f} GiB): use get_reconstruction on a subset of cells, or raise max_bytes."
+                )
+        for modality in modalities:
             mdata.mod[modality].layers[layer] = self.get_reconstruction(modality, mdata)
 
     # -- matching and imputation ----------------------------------------------------------------
@@ -183,6 +201,7 @@ class ModelOutputsMixin:
         mdata: MuData | None = None,
         key_added: str = "coupling",
         batch_size: int = 1024,
+        top_k: int | None = None,
         **params,
     ) -> Coupling:
         """Match the cells of the two modalities with an aligner on the model's latents.
@@ -202,6 +221,11 @@ class ModelOutputsMixin:
             Key under ``mdata.uns["groove"]``.
         batch_size
             Cells encoded at a time.
+        top_k
+            Keep only each modality-1 cell's ``top_k`` largest entries (:meth:`Coupling.top_k
+            <scgroove.align.Coupling.top_k>`): the stored coupling then has at most ``n1 * top_k``
+            entries instead of the label blocks' sizes (10^8 for one 10k x 10k control block);
+            the mass this moves is in ``info["top_k_mass_moved"]``.
         **params
             Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...).
 
@@ -226,6 +250,8 @@ class ModelOutputsMixin:
             method=method,
             **params,
         )
+        if top_k is not None:
+            coupling = coupling.top_k(top_k)
         stored = coupling.to_uns()
         stored["modalities"] = [m1, m2]
         uns = _groove_uns(mdata)
@@ -242,8 +268,11 @@ class ModelOutputsMixin:
         coupling: Coupling | None = None,
         coupling_key: str = "coupling",
         target_layer: str | None = None,
+        features: Sequence[str] | None = None,
+        output: Literal["obsm", "anndata"] = "obsm",
+        max_obsm_bytes: int = 2**28,
         batch_size: int = 1024,
-    ) -> pd.DataFrame:
+    ) -> pd.DataFrame | AnnData:
         """Impute ``target``'s features for the cells of ``source``.
 
         Parameters
@@ -251,10 +280,10 @@ class ModelOutputsMixin:
         source, target
             Modality names.
         method
-            ``"coupling"``: barycentric transport, each source cell gets the coupling-weighted mean
-            of its matched target cells' measured features (cells without mass get NaN);
-            ``"decoder"``: cross-modal decoding ``D_target(E_source(x))`` (counts at the target's
-            typical library size).
+            ``"coupling"``: barycentric transport (:meth:`Coupling.pull <scgroove.align.Coupling.pull>`),
+            each source cell gets the coupling-weighted mean of its matched target cells' measured
+            features (cells without mass get NaN); ``"decoder"``: cross-modal decoding
+            ``D_target(E_source(x))`` (counts at the target's typical library size).
         mdata
             Default: the model's MuData.
         coupling
@@ -265,49 +294,72 @@ class ModelOutputsMixin:
         target_layer
             Target features to transport with ``method="coupling"``: a layer of ``mdata[target]``
             (default: the registered data).
+        features
+            Impute only these target features (default: all).
+        output
+            ``"obsm"``: a DataFrame written to ``mdata[source].obsm["groove_imputed_<target>"]``,
+            for small feature sets (refused beyond ``max_obsm_bytes``); ``"anndata"``: an AnnData
+            ``(source cells x target features)`` returned and not written, to add as a modality
+            (``mdata.mod["protein_imputed"] = adata``) or write to disk. Both are computed
+            ``batch_size`` source cells at a time.
+        max_obsm_bytes
+            Largest imputation (float32) that ``output="obsm"`` writes; 256 MiB by default.
         batch_size
-            Cells at a time (``method="decoder"``).
+            Source cells decoded at a time (``method="decoder"``).
 
         Returns
         -------
-        DataFrame ``(n_source_cells, n_target_features)``, target var names as columns.
+        DataFrame ``(n_source_cells, n_features)`` (``output="obsm"``) or AnnData.
 
         Writes
         ------
-        ``mdata[source].obsm["groove_imputed_<target>"]`` (the DataFrame) and
-        ``mdata.uns["groove"]["imputation"]["<source>_to_<target>"] = {"method": ...}``.
+        With ``output="obsm"``: ``mdata[source].obsm["groove_imputed_<target>"]``. Always:
+        ``mdata.uns["groove"]["imputation"]["<source>_to_<target>"] = {"method", "output", ...}``.
         """
         mdata = self._validate_anndata(mdata)
         s, t = self._modality_index(source), self._modality_index(target)
         if s == t:
             raise ValueError("source and target must be different modalities.")
+        if method not in ("coupling", "decoder"):
+            raise ValueError(f"method must be 'coupling' or 'decoder', got {method!r}.")
+        if output not in ("obsm", "anndata"):
+            raise ValueError(f"output must be 'obsm' or 'anndata', got {output!r}.")
+        var_names = mdata.mod[target].var_names
+        columns = np.arange(len(var_names)) if features is None else _feature_positions(var_names, features, target)
+        n_cells = mdata.mod[source].n_obs
+        size = n_cells * len(columns) * 4
+        if output == "obsm" and size > max_obsm_bytes:
+            raise ValueError(
+                f"Imputing {len(columns)} {target} features for {n_cells} {source} cells takes {size / 2**30:.1f} GiB: "
+                "too large for obsm. Pass features=[...] or output='anndata'."
+            )
         if method == "decoder":
-            imputed = self.get_translation(source, target, mdata, batch_size)
-        elif method == "coupling":
+            values = self.get_translation(source, target, mdata, batch_size).to_numpy()[:, columns]
+        else:
             coupling = coupling if coupling is not None else self._stored_coupling(mdata, coupling_key)
             coupling = coupling if s == 1 else coupling.transpose()
-            expected = (mdata.mod[source].n_obs, mdata.mod[target].n_obs)
+            expected = (n_cells, mdata.mod[target].n_obs)
             if (coupling.n1, coupling.n2) != expected:
                 raise ValueError(
                     f"Coupling of shape {(coupling.n1, coupling.n2)} does not fit {source!r} x {target!r} "
                     f"cells {expected}."
                 )
             if target_layer is None:
-                values = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[t])
+                target_values = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[t])
             else:
-                values = mdata.mod[target].layers[target_layer]
-            imputed = pd.DataFrame(
-                coupling.barycentric_projection(values).astype(np.float32),
-                index=mdata.mod[source].obs_names.copy(),
-                columns=mdata.mod[target].var_names.copy(),
-            )
-        else:
-            raise ValueError(f"method must be 'coupling' or 'decoder', got {method!r}.")
-        mdata.mod[source].obsm[f"{RESULT_KEYS.IMPUTED_PREFIX}{target}"] = imputed
-        record = {"method": method, "source": source, "target": target}
+                target_values = mdata.mod[target].layers[target_layer]
+            # one pass over the target's rows (chunked, backed-friendly), accumulated in float32
+            values = coupling.pull(_columns(target_values, columns), dtype=np.float32)
+        record = {"method": method, "source": source, "target": target, "output": output, "n_features": len(columns)}
         if method == "coupling":
             record["coupling_method"] = coupling.method
         _groove_uns(mdata).setdefault("imputation", {})[f"{source}_to_{target}"] = record
+        names = var_names[columns]
+        if output == "anndata":
+            obs = pd.DataFrame(index=mdata.mod[source].obs_names.copy())
+            return AnnData(values, obs=obs, var=pd.DataFrame(index=names.copy()))
+        imputed = pd.DataFrame(values, index=mdata.mod[source].obs_names.copy(), columns=names.copy())
+        mdata.mod[source].obsm[f"{RESULT_KEYS.IMPUTED_PREFIX}{target}"] = imputed
         return imputed
 
     @staticmethod
@@ -319,3 +371,25 @@ class ModelOutputsMixin:
                 "first, or pass coupling=."
             )
         return Coupling.from_uns(stored)
+
+
+def _feature_positions(var_names: pd.Index, features: Sequence[str], modality: str) -> np.ndarray:
+    positions = var_names.get_indexer(list(features))
+    if (positions < 0).any():
+        missing = [f for f, p in zip(features, positions, strict=True) if p < 0][:5]
+        raise KeyError(f"Features {missing} are not in modality {modality!r}.")
+    return positions
+
+
+class _columns:
+    """A column subset of a (possibly backed) matrix that reads its rows chunk by chunk."""
+
+    def __init__(self, matrix, columns: np.ndarray):
+        self.matrix, self.columns = matrix, columns
+        self.all = len(columns) == matrix.shape[1] and (columns == np.arange(matrix.shape[1])).all()
+        self.shape = (matrix.shape[0], len(columns))
+
+    def __getitem__(self, rows):
+        block = self.matrix[rows]
+        block = block if sp.issparse(block) or isinstance(block, np.ndarray) else np.asarray(block)
+        return block if self.all else block[:, self.columns]

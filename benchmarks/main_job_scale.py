@@ -1,0 +1,113 @@
+"""Time and peak memory of every stage of the main job on a simulated screen, at growing size.
+
+Usage: python benchmarks/main_job_scale.py --cells 10000 100000 [--epochs 2] [--out results.csv]
+
+One fresh process per size (its own peak memory). The screen: perturbations of 500 cells each
+(plus control), RNA 2000 genes (sparse counts, library ~3000), protein 50 features, 90%/85% of the
+cells kept per modality. Stages: simulate, setup_mudata, model construction, train (the guide
+coupling is built at the start of train and timed apart), write_latent, align (labeled OT),
+impute (protein for the RNA cells), write_h5mu. For every stage: wall seconds and the peak RSS of
+the process during that stage (the high-water mark is reset before each stage, Linux only; it
+includes what earlier stages left in memory, e.g. the data). ``*_linearity`` is the time per
+cell relative to the smallest size (1.0 = linear in cells).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def job(cells: int, epochs: int) -> dict:
+    from _common import current_peak_rss_mib, reset_peak_rss
+
+    import scgroove as sg
+    from scgroove.model import _guide
+
+    row = {}
+
+    def stage(name, function):
+        print(f"{time.strftime('%H:%M:%S')} {cells} cells: {name} ...", file=sys.stderr, flush=True)
+        reset_peak_rss()
+        start = time.perf_counter()
+        out = function()
+        row[f"{name}_s"] = round(time.perf_counter() - start, 2)
+        row[f"{name}_peak_mib"] = round(current_peak_rss_mib())
+        return out
+
+    n_perturbations = max(1, cells // 500 - 1)
+    mdata = stage(
+        "simulate",
+        lambda: sg.datasets.simulate(
+            n_perturbations=n_perturbations,
+            cells_per_perturbation=500,
+            n_features={"rna": 2000, "protein": 50},
+            library_size=3000,
+            keep_fraction=(0.9, 0.85),
+            seed=0,
+        ),
+    )
+    stage("setup", lambda: sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation"))
+    model = stage("model", lambda: sg.GROOVE(mdata))
+    guide_seconds = {}
+    original = _guide.structure_guide
+
+    def timed_guide(model):
+        start = time.perf_counter()
+        out = original(model)
+        guide_seconds["s"] = time.perf_counter() - start
+        return out
+
+    import importlib
+
+    for name in ("scgroove.model._base", "scgroove.model._groove"):  # where train() looks it up
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "structure_guide"):
+            module.structure_guide = timed_guide
+    stage("train", lambda: model.train(max_epochs=epochs, enable_progress_bar=False, train_size=1.0))
+    row["guide_s"] = round(guide_seconds.get("s", float("nan")), 2)
+    row["train_per_epoch_s"] = round((row["train_s"] - row["guide_s"]) / epochs, 2)
+    stage("write_latent", lambda: model.write_latent())
+    stage("align", lambda: model.align())
+    stage("impute", lambda: model.impute("rna", "protein"))
+    with tempfile.TemporaryDirectory() as folder:
+        stage("write_h5mu", lambda: mdata.write_h5mu(Path(folder) / "out.h5mu"))
+    row["n_rna"], row["n_protein"] = mdata["rna"].n_obs, mdata["protein"].n_obs
+    return row
+
+
+def main() -> None:
+    from _common import in_fresh_process
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000], help="cells per group x groups")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    import pandas as pd
+
+    rows = []
+    for cells in args.cells:
+        result = in_fresh_process("main_job_scale", "job", cells=cells, epochs=args.epochs)
+        rows.append({"cells": cells, **result})
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).set_index("cells")
+    stages = ["simulate", "setup", "model", "train", "write_latent", "align", "impute", "write_h5mu"]
+    base = table.index.min()
+    for stage in [*stages, "guide", "train_per_epoch"]:
+        column = f"{stage}_s"
+        if column in table:
+            table[f"{stage}_linearity"] = (table[column] / table.index) / (table.loc[base, column] / base)
+    print(table.T.to_string())
+    if args.out is not None:
+        table.to_csv(args.out)
+
+
+if __name__ == "__main__":
+    main()
