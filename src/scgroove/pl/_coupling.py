@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter
 from mudata import MuData
 
 from scgroove._constants import RESULT_KEYS
@@ -151,6 +152,10 @@ def coupling_specificity(
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    low = max(float(np.nanmin(table["specificity"])), 1e-6)
+    ticks = [t for t in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0) if t >= low / 3]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("effective partners / cells of the label (1 = uniform within the label)")
     ax.set_ylabel(f"label (cells of {stored['modalities'][1]})")
     median = float(np.median(table["specificity"]))

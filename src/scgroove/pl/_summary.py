@@ -29,7 +29,9 @@ def metrics_table(
         _, ax = plt.subplots(figsize=(4, 3))
     ax.axis("off")
     rows = [[METRIC_NAMES.get(name, name), f"{value:.3f}"] for name, value in metrics.items()]
-    table = ax.table(cellText=rows or [["(no ground truth)", ""]], colLabels=["metric", "value"], loc="center")
+    table = ax.table(
+        cellText=rows or [["(no ground truth)", ""]], colLabels=["metric", "value"], loc="center", colWidths=[0.8, 0.2]
+    )
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.3)
