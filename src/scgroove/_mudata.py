@@ -19,7 +19,7 @@ def new_mudata(modalities: Mapping[str, AnnData]) -> md.MuData:
         return md.MuData(dict(modalities))
 
 
-def read_mudata(path: str | Path) -> md.MuData:
-    """``mudata.read_h5mu`` with the same behaviour as :func:`new_mudata`."""
+def read_mudata(path: str | Path, backed: bool = False) -> md.MuData:
+    """``mudata.read_h5mu`` with the same behaviour as :func:`new_mudata`; ``backed``: read-only, on disk."""
     with md.set_options(pull_on_update=False):
-        return md.read_h5mu(path)
+        return md.read_h5mu(path, backed="r" if backed else None)

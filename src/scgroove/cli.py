@@ -111,9 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import mudata as md
-
     from scgroove import _run as job
+    from scgroove._mudata import read_mudata
 
     start = time.perf_counter()
     try:  # everything about the input is checked before any training starts: exit 2
@@ -137,8 +136,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.input is None:
             mdata = job.default_dataset(args.seed)
         else:
-            with md.set_options(pull_on_update=False):
-                mdata = md.read_h5mu(args.input, backed="r" if args.backed else None)
+            mdata = read_mudata(args.input, backed=args.backed)
         source = str(args.input) if args.input is not None else "built-in simulated screen (20 perturbations + control)"
         print(f"scgroove run: {source}", file=sys.stderr)
         model = job.prepare(mdata, options)

@@ -280,10 +280,12 @@ class Coupling:
         matrix = sp.csr_matrix(stored["matrix"])
         n1, n2 = matrix.shape
         if "block_labels" in stored:
-            row_block, col_block = np.asarray(stored["row_block"]), np.asarray(stored["col_block"])
+            # each cell's block index -> the cells of each block, in one pass per modality
+            rows_of = pd.Series(np.arange(n1)).groupby(np.asarray(stored["row_block"])).indices
+            cols_of = pd.Series(np.arange(n2)).groupby(np.asarray(stored["col_block"])).indices
             blocks = []
             for index, label in enumerate(np.asarray(stored["block_labels"]).astype(str)):
-                rows, cols = np.flatnonzero(row_block == index), np.flatnonzero(col_block == index)
+                rows, cols = rows_of.get(index, np.array([], int)), cols_of.get(index, np.array([], int))
                 blocks.append(CouplingBlock(rows, cols, matrix[rows][:, cols], label))
         else:
             blocks = [CouplingBlock(np.arange(n1), np.arange(n2), matrix)]

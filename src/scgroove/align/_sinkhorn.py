@@ -205,9 +205,8 @@ def batched_kernel_sinkhorn(
         u[part], v[part], n_iter, error = _scale(kernel[part], a[part], b[part], max_iter, tol, check_every, first_v)
         worst, most = max(worst, error), max(most, n_iter)
     plan = (u[:, :, None] * kernel * v[:, None, :]).to(cost.dtype)
-    with np.errstate(divide="ignore"):
-        f = torch.where(valid_a, reg * torch.log(u.to(cost.dtype)) + row_min[:, :, 0], log_a)
-        g = torch.where(valid_b, reg * torch.log(v.to(cost.dtype)), log_b)
+    f = torch.where(valid_a, reg * torch.log(u.to(cost.dtype)) + row_min[:, :, 0], log_a)
+    g = torch.where(valid_b, reg * torch.log(v.to(cost.dtype)), log_b)
     finite = bool(torch.isfinite(plan).all() and torch.isfinite(f[valid_a]).all() and torch.isfinite(g[valid_b]).all())
     return plan, SinkhornReport(most, worst, finite and worst < tol), (f, g)
 
