@@ -288,3 +288,85 @@ def test_push_pull_transfer_labels_and_top_k(problem):
     assert [b.label for b in sparse.blocks] == [b.label for b in coupling.blocks]
     with pytest.raises(ValueError, match="k must be"):
         coupling.top_k(0)
+
+
+def test_max_block_cells_splits_large_labels_and_keeps_per_cell_mass():
+    """A large label (the control) is matched within random parts; every cell keeps its mass."""
+    rng = np.random.default_rng(5)
+    labels1 = np.array(["control"] * 230 + ["p1"] * 40)
+    labels2 = np.array(["control"] * 205 + ["p1"] * 35)
+    x1, x2 = rng.normal(size=(270, 4)), rng.normal(size=(240, 4))
+    exact = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    split = sg.align.labeled_ot(x1, x2, labels1, labels2, max_block_cells=100)
+    control_blocks = [b for b in split.blocks if b.label == "control"]
+    assert len(exact.blocks) == 2 and len(control_blocks) == 3  # ceil(230 / 100)
+    assert all(len(b.rows) <= 100 and len(b.cols) <= 100 for b in control_blocks)
+    # every control cell of both modalities is in exactly one part
+    assert np.array_equal(np.sort(np.concatenate([b.rows for b in control_blocks])), np.arange(230))
+    assert np.array_equal(np.sort(np.concatenate([b.cols for b in control_blocks])), np.arange(205))
+    np.testing.assert_allclose(split.row_mass, 1 / 270, rtol=5e-3)  # 1/n1 per cell, as without splitting
+    T = split.to_sparse().toarray()
+    assert T[labels1[:, None] != labels2[None, :]].sum() == 0
+    assert split.params["max_block_cells"] == 100 and split.converged
+    # label_mass sums the parts of a split label: one row per label, the same as the exact coupling
+    pd.testing.assert_frame_equal(split.label_mass(), exact.label_mass(), atol=1e-3)
+    # the structure aligners take the same option, and small labels are left whole
+    gw = sg.align.labeled_gw(x1, x2, labels1, labels2, max_block_cells=100)
+    assert len(gw.blocks) == 4 and gw.params["max_block_cells"] == 100
+    assert [len(b.rows) for b in gw.blocks if b.label == "p1"] == [40]
+    with pytest.raises(ValueError, match="max_block_cells must be a positive"):
+        sg.align.labeled_ot(x1, x2, labels1, labels2, max_block_cells=0)
+
+
+def test_kernel_sinkhorn_hands_only_unconverged_blocks_to_the_log_domain(monkeypatch):
+    """Blocks matrix scaling cannot solve are finished in the log domain; the others are not re-solved."""
+    from scgroove.align import _sinkhorn
+    from scgroove.align._blocks import label_blocks
+
+    rng = np.random.default_rng(6)
+    labels = np.repeat(["easy", "hard"], 20)
+    x1 = rng.normal(size=(40, 2))
+    x2 = x1 + 0.01 * rng.normal(size=(40, 2))
+    x1[20:] *= 60  # the "hard" block's costs are far larger than the kernel can represent at this reg
+    x2[20:] *= 60
+    blocks = label_blocks(labels, labels)
+    t1, t2 = torch.tensor(x1), torch.tensor(x2)
+
+    def block_cost(bucket, m1, m2):
+        a = _sinkhorn.pad_rows([t1[blocks.rows[k]] for k in bucket], m1)
+        b = _sinkhorn.pad_rows([t2[blocks.cols[k]] for k in bucket], m2)
+        return torch.cdist(a, b) ** 2
+
+    handed = []
+    original = _sinkhorn.batched_log_sinkhorn
+
+    def spy(cost, *args, **kwargs):
+        handed.append(cost.shape[0])
+        return original(cost, *args, **kwargs)
+
+    monkeypatch.setattr(_sinkhorn, "batched_log_sinkhorn", spy)
+    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.5, t1, 5000, 1e-8, kernel_first=True)
+    assert report.converged and handed == [1]  # only the hard block went to the log domain
+    for plan, rows, cols, mass in zip(plans, blocks.rows, blocks.cols, blocks.mass, strict=True):
+        cost = ot.dist(x1[rows], x2[cols])
+        a, b = np.full(len(rows), mass / len(rows)), np.full(len(cols), mass / len(cols))
+        reference = ot.sinkhorn(a, b, cost, 0.5, method="sinkhorn_log", stopThr=1e-12, numItermax=20000)
+        np.testing.assert_allclose(plan.numpy(), reference, atol=1e-9)
+
+
+def test_kernel_sinkhorn_warm_start_survives_large_potentials():
+    """Warm-started from its own solution, matrix scaling stops at the first check, even when the
+    potentials divided by reg are far beyond exp's range (they are defined up to a shift)."""
+    from scgroove.align._sinkhorn import batched_kernel_sinkhorn, log_marginals
+
+    rng = np.random.default_rng(7)
+    # column offsets move into g: g / reg reaches hundreds
+    cost = torch.tensor(rng.random((3, 30, 25)) * 20 + rng.random((3, 1, 25)) * 60)
+    log_a = log_marginals(np.array([30, 30, 30]), np.ones(3) / 3, 30, cost)
+    log_b = log_marginals(np.array([25, 25, 25]), np.ones(3) / 3, 25, cost)
+    cold_plan, cold, duals = batched_kernel_sinkhorn(cost, log_a, log_b, 0.2, max_iter=5000, tol=1e-9)
+    assert cold.converged and cold.n_iter > 10
+    assert float(duals[1].abs().max() / 0.2) > 100  # exp(g / reg) alone would overflow float32 / clamp
+    warm_plan, warm, _ = batched_kernel_sinkhorn(cost, log_a, log_b, 0.2, max_iter=5000, tol=1e-9, init=duals)
+    assert warm.converged and warm.n_iter == 10
+    torch.testing.assert_close(warm_plan, cold_plan, atol=1e-10, rtol=1e-6)

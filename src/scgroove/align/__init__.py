@@ -1,6 +1,6 @@
 """Optimal-transport aligners returning (block-sparse) couplings."""
 
-from scgroove.align._api import METHODS, SHARED_SPACE, align, default_params
+from scgroove.align._api import LABELED_METHODS, METHODS, SHARED_SPACE, align, default_params
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -9,6 +9,7 @@ from scgroove.align._selection import Selection, coarsen_labels, label_resolutio
 
 __all__ = [
     "FGW_ALPHAS",
+    "LABELED_METHODS",
     "METHODS",
     "SHARED_SPACE",
     "Coupling",

@@ -19,6 +19,7 @@ LABELED: dict[str, Callable[..., Coupling]] = {
     "labeled_knn": labeled_knn,
 }
 METHODS = (*UNLABELED, *LABELED)
+LABELED_METHODS = tuple(LABELED)
 SHARED_SPACE = ("ot", "labeled_ot", "knn", "labeled_knn", "labeled_fgw")
 
 

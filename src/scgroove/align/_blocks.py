@@ -25,7 +25,9 @@ class LabelBlocks:
         return np.array([len(r) for r in self.rows]), np.array([len(c) for c in self.cols])
 
 
-def label_blocks(labels1, labels2, block_mass: BlockMass = "source") -> LabelBlocks:
+def label_blocks(
+    labels1, labels2, block_mass: BlockMass = "source", max_block_cells: int | None = None, seed: int = 0
+) -> LabelBlocks:
     """Group the cells of both modalities by label; only labels present in both get a block.
 
     Convention for the masses (stated in every labeled aligner's docstring): with
@@ -33,6 +35,12 @@ def label_blocks(labels1, labels2, block_mass: BlockMass = "source") -> LabelBlo
     block's mass is its share of those cells; inside a block, modality-2 cells share the block's
     mass equally. ``"target"`` is the mirror image. Cells of labels present in one modality only
     belong to no block.
+
+    With ``max_block_cells``, a label with more cells than that in either modality (typically the
+    control group, a fixed share of a screen) is split at random into sub-blocks of at most
+    ``max_block_cells`` cells per modality, all carrying the label's name: each cell is then
+    matched within a random part of its label, so the cost of that label grows linearly with its
+    size instead of quadratically. Masses follow the same convention (per-cell masses unchanged).
     """
     labels1 = pd.Series(np.asarray(labels1).astype(str))
     labels2 = pd.Series(np.asarray(labels2).astype(str))
@@ -43,6 +51,8 @@ def label_blocks(labels1, labels2, block_mass: BlockMass = "source") -> LabelBlo
         raise ValueError("No label occurs in both modalities: a labeled aligner has nothing to match.")
     rows = [np.asarray(groups1[label]) for label in shared]
     cols = [np.asarray(groups2[label]) for label in shared]
+    if max_block_cells is not None:
+        shared, rows, cols = _split_large(shared, rows, cols, max_block_cells, seed)
     if block_mass == "source":
         sizes = np.array([len(r) for r in rows], dtype=float)
     elif block_mass == "target":
@@ -50,6 +60,24 @@ def label_blocks(labels1, labels2, block_mass: BlockMass = "source") -> LabelBlo
     else:
         raise ValueError(f"block_mass must be 'source' or 'target', got {block_mass!r}.")
     return LabelBlocks(shared, rows, cols, sizes / sizes.sum())
+
+
+def _split_large(labels, rows, cols, max_block_cells: int, seed: int):
+    """Split every label with more than ``max_block_cells`` cells in a modality into random parts."""
+    if int(max_block_cells) < 1:
+        raise ValueError(f"max_block_cells must be a positive number of cells, got {max_block_cells!r}.")
+    rng = np.random.default_rng(seed)
+    out_labels, out_rows, out_cols = [], [], []
+    for label, r, c in zip(labels, rows, cols, strict=True):
+        parts = int(np.ceil(max(len(r), len(c)) / max_block_cells))
+        parts = max(1, min(parts, len(r), len(c)))  # every part keeps cells of both modalities
+        row_parts = np.array_split(rng.permutation(r), parts) if parts > 1 else [r]
+        col_parts = np.array_split(rng.permutation(c), parts) if parts > 1 else [c]
+        for part_rows, part_cols in zip(row_parts, col_parts, strict=True):
+            out_labels.append(label)
+            out_rows.append(np.sort(part_rows))
+            out_cols.append(np.sort(part_cols))
+    return out_labels, out_rows, out_cols
 
 
 def size_buckets(

@@ -243,8 +243,9 @@ class Coupling:
         if labels1 is None or labels2 is None:
             if any(block.label is None for block in self.blocks):
                 raise ValueError("This coupling has no block labels: pass labels1 and labels2.")
-            names = [str(block.label) for block in self.blocks]
-            return pd.DataFrame(np.diag([float(block.plan.sum()) for block in self.blocks]), index=names, columns=names)
+            mass = pd.Series([float(block.plan.sum()) for block in self.blocks])
+            mass = mass.groupby([str(block.label) for block in self.blocks], sort=False).sum()  # split labels
+            return pd.DataFrame(np.diag(mass.to_numpy()), index=mass.index, columns=mass.index)
         codes1, names1 = pd.factorize(np.asarray(labels1).astype(str), sort=True)
         codes2, names2 = pd.factorize(np.asarray(labels2).astype(str), sort=True)
         T = self.to_sparse().tocoo()

@@ -81,6 +81,7 @@ def labeled_ot(
     max_iter: int = 3000,
     tol: float = 1e-4,
     block_mass: BlockMass = "source",
+    max_block_cells: int | None = None,
 ) -> Coupling:
     r"""Entropic OT inside each label, all labels solved together (batched log-domain Sinkhorn).
 
@@ -93,10 +94,14 @@ def labeled_ot(
     ``block_mass="source"`` every modality-1 cell of a shared label carries mass ``1/N1`` (the block
     mass is the label's share of modality-1 cells). Cells of labels absent from the other modality
     get no mass. The coupling is block sparse: memory is the sum of the block sizes.
+
+    ``max_block_cells`` (default: exact) splits labels larger than that into random sub-blocks,
+    so a control group that is a fixed share of the cells costs time and memory linear in its
+    size; each of its cells is then matched within a random part of its label.
     """
     x1 = as_tensor(x1)
     x2 = as_tensor(x2, x1.device)
-    blocks = label_blocks(labels1, labels2, block_mass)
+    blocks = label_blocks(labels1, labels2, block_mass, max_block_cells)
     reg = epsilon * max(mean_block_cost(x1, x2, blocks), 1e-12)
 
     def block_cost(bucket, m1, m2):
@@ -112,6 +117,8 @@ def labeled_ot(
         "n_blocks": len(blocks.labels),
     }
     params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol, "block_mass": block_mass}
+    if max_block_cells is not None:
+        params["max_block_cells"] = max_block_cells
     out = to_coupling_blocks(blocks, plans)
     return Coupling(len(x1), len(x2), out, "labeled_ot", params, info, converged=report.converged, cost=report.cost)
 

@@ -25,6 +25,8 @@ class SinkhornReport:
     converged: bool
     #: transport cost <C, T> of the plans (summed over the blocks of a :func:`solve_blocks` call)
     cost: float = float("nan")
+    #: ``(B,)`` final marginal error of each problem of the batch, where the solver tracks it
+    block_errors: torch.Tensor | None = None
 
 
 def pad_rows(arrays: Sequence[torch.Tensor], length: int) -> torch.Tensor:
@@ -168,7 +170,8 @@ def batched_kernel_sinkhorn(
     underflows): two batched matrix-vector products per iteration instead of two log-sum-exps
     over every entry, several times faster at the relative epsilons of labeled OT. The batch is
     solved in sub-batches small enough to stay in the CPU cache; the kernel is float32 when its
-    smallest entry is far from float32's underflow, float64 otherwise. It cannot represent every
+    smallest entry is far from float32's underflow and ``tol`` far from its precision, float64
+    otherwise. It cannot represent every
     problem (a column whose kernel underflows entirely, a very small epsilon): the report then
     says it did not converge, and :func:`solve_blocks` finishes in the log domain, warm-started
     from these potentials. ``init`` potentials (e.g. from the previous outer iteration of GW)
@@ -176,60 +179,95 @@ def batched_kernel_sinkhorn(
 
     Returns
     -------
-    ``(plan, report, (f, g))`` as :func:`batched_log_sinkhorn`; ``(None, report, None)`` without
-    iterating when the kernel would underflow (``(C_ij - min_k C_ik) / eps`` above
-    :data:`KERNEL_MAX_EXPONENT`).
+    ``(plan, report, (f, g))`` as :func:`batched_log_sinkhorn`, with each problem's error in
+    ``report.block_errors``. Problems whose kernel would underflow (``(C_ij - min_k C_ik) / eps``
+    above :data:`KERNEL_MAX_EXPONENT`) are not iterated (error ``inf``, potentials NaN);
+    ``(None, report, None)`` when that is every problem.
     """
     valid_a, valid_b = torch.isfinite(log_a), torch.isfinite(log_b)
     allowed = valid_a[:, :, None] & valid_b[:, None, :]
     row_min = torch.where(allowed, cost, torch.inf).amin(dim=2, keepdim=True)
     row_min = torch.where(torch.isfinite(row_min), row_min, 0.0)
     exponent = torch.where(allowed, (cost - row_min) / reg, 0.0)
-    largest = float(exponent.max())
-    if not largest < KERNEL_MAX_EXPONENT:  # the kernel would underflow: leave it to the log domain
+    largest = exponent.flatten(1).amax(dim=1)
+    # blocks whose kernel would underflow are left to the log domain (error inf, potentials NaN)
+    index = (largest < KERNEL_MAX_EXPONENT).nonzero().flatten()
+    if len(index) == 0:
         return None, SinkhornReport(0, float("inf"), False), None
-    dtype = torch.float32 if largest < 80 else torch.float64
-    kernel = torch.where(allowed, torch.exp(-exponent.to(dtype)), 0.0)
+    # float32 halves the memory traffic, but cannot represent exp(-80) nor reach a tolerance near its precision
+    dtype = torch.float32 if float(largest[index].max()) < 80 and tol >= 1e-5 else torch.float64
+    kernel = torch.where(allowed[index], torch.exp(-exponent[index].to(dtype)), 0.0)
     del exponent
-    a = torch.where(valid_a, log_a.to(dtype).exp(), 0.0)
-    b = torch.where(valid_b, log_b.to(dtype).exp(), 0.0)
+    a = torch.where(valid_a[index], log_a[index].to(dtype).exp(), 0.0)
+    b = torch.where(valid_b[index], log_b[index].to(dtype).exp(), 0.0)
     u, v = torch.zeros_like(a), torch.zeros_like(b)
     start_v = None
     if init is not None:  # g = reg log v: start from the previous solution's column scaling
-        start_v = torch.where(valid_b, torch.exp((init[1] / reg).clamp(-80, 80)), 0.0).to(dtype)
+        # v is defined up to a factor per block (u absorbs it): shift log v so its largest entry is 0
+        log_v = torch.where(valid_b[index], init[1][index] / reg, float("-inf"))
+        log_v = log_v - log_v.amax(dim=1, keepdim=True).nan_to_num(0.0, neginf=0.0)
+        start_v = torch.exp(log_v).to(dtype)
     step = max(1, KERNEL_CHUNK_ELEMENTS // max(1, cost.shape[1] * cost.shape[2]))
-    worst, most = 0.0, 0
-    for start in range(0, cost.shape[0], step):
+    sub_errors = torch.empty(len(index), dtype=torch.float64, device=cost.device)
+    most = 0
+    for start in range(0, len(index), step):
         part = slice(start, start + step)
         first_v = None if start_v is None else start_v[part]
-        u[part], v[part], n_iter, error = _scale(kernel[part], a[part], b[part], max_iter, tol, check_every, first_v)
-        worst, most = max(worst, error), max(most, n_iter)
-    plan = (u[:, :, None] * kernel * v[:, None, :]).to(cost.dtype)
-    f = torch.where(valid_a, reg * torch.log(u.to(cost.dtype)) + row_min[:, :, 0], log_a)
-    g = torch.where(valid_b, reg * torch.log(v.to(cost.dtype)), log_b)
-    finite = bool(torch.isfinite(plan).all() and torch.isfinite(f[valid_a]).all() and torch.isfinite(g[valid_b]).all())
-    return plan, SinkhornReport(most, worst, finite and worst < tol), (f, g)
+        u[part], v[part], n_iter, sub_errors[part] = _scale(
+            kernel[part], a[part], b[part], max_iter, tol, check_every, first_v
+        )
+        most = max(most, n_iter)
+    plan = torch.zeros_like(cost)
+    plan[index] = (u[:, :, None] * kernel * v[:, None, :]).to(cost.dtype)
+    f = torch.full_like(log_a, float("nan"))
+    g = torch.full_like(log_b, float("nan"))
+    f[index] = reg * torch.log(u.to(cost.dtype)) + row_min[index, :, 0]
+    g[index] = reg * torch.log(v.to(cost.dtype))
+    f, g = torch.where(valid_a, f, log_a), torch.where(valid_b, g, log_b)
+    errors = torch.full((cost.shape[0],), float("inf"), dtype=torch.float64, device=cost.device)
+    errors[index] = sub_errors
+    finite = (
+        torch.isfinite(plan).flatten(1).all(1)
+        & torch.where(valid_a, torch.isfinite(f), True).all(1)
+        & torch.where(valid_b, torch.isfinite(g), True).all(1)
+    )
+    errors = torch.where(finite, errors, float("inf"))
+    worst = float(errors.max())
+    return plan, SinkhornReport(most, worst, worst < tol, block_errors=errors), (f, g)
 
 
 def _scale(kernel, a, b, max_iter, tol, check_every, v=None):
-    """Matrix scaling of one sub-batch; returns ``u``, ``v``, the iterations and the worst row error.
+    """Matrix scaling of one sub-batch; returns ``u``, ``v``, the iterations and each problem's error.
 
-    The batched matrix-vector products are written as multiply-and-sum, several times faster
-    than ``bmm`` for these shapes on CPU.
+    Problems whose row marginals are within ``tol`` are dropped from the working set at each
+    check (a few slow blocks do not keep the others iterating); a problem whose error is not
+    finite stops there (its kernel cannot represent it). The batched matrix-vector products are
+    written as multiply-and-sum, several times faster than ``bmm`` for these shapes on CPU.
     """
-    mass = a.sum(dim=1)
-    v = (b > 0).to(a.dtype) if v is None else v
-    error, n_iter = float("inf"), 0
+    v = (b > 0).to(a.dtype) if v is None else v.clone()
+    u = torch.zeros_like(a)
+    errors = torch.full((len(a),), float("inf"), dtype=torch.float64, device=a.device)
+    active = torch.arange(len(a), device=a.device)
+    k, aa, bb, vv, uu = kernel, a, b, v, u
+    mass = aa.sum(dim=1)
+    n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        u = torch.where(a > 0, a / (kernel * v[:, None, :]).sum(2), 0.0)
-        v = torch.where(b > 0, b / (kernel * u[:, :, None]).sum(1), 0.0)
+        uu = torch.where(aa > 0, aa / (k * vv[:, None, :]).sum(2), 0.0)
+        vv = torch.where(bb > 0, bb / (k * uu[:, :, None]).sum(1), 0.0)
         if n_iter % check_every == 0 or n_iter == max_iter:
-            rows = u * (kernel * v[:, None, :]).sum(2)
-            errors = (rows - a).abs().sum(dim=1) / mass
-            error = float(errors.max()) if bool(torch.isfinite(errors).all()) else float("inf")
-            if error < tol or error == float("inf"):
-                break
-    return u, v, n_iter, error
+            rows = uu * (k * vv[:, None, :]).sum(2)
+            step_errors = ((rows - aa).abs().sum(dim=1) / mass).double()
+            stop = (step_errors < tol) | ~torch.isfinite(step_errors)
+            if n_iter == max_iter:
+                stop[:] = True
+            if stop.any():
+                u[active[stop]], v[active[stop]] = uu[stop], vv[stop]
+                errors[active[stop]] = torch.where(torch.isfinite(step_errors[stop]), step_errors[stop], float("inf"))
+                keep = ~stop
+                if not keep.any():
+                    break
+                active, k, aa, bb, vv, uu, mass = (t[keep] for t in (active, k, aa, bb, vv, uu, mass))
+    return u, v, n_iter, errors
 
 
 def solve_blocks(
@@ -281,14 +319,13 @@ def solve_blocks(
         log_a = log_marginals(n_rows[bucket], blocks.mass[bucket], m1, like)
         log_b = log_marginals(n_cols[bucket], blocks.mass[bucket], m2, like)
         init = warm_start[position] if warm_start is not None else None
-        report = None
         if kernel_first:
             plan, report, duals = batched_kernel_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
-            usable = duals is not None and all(
-                bool(torch.isfinite(d[torch.isfinite(m)]).all()) for d, m in zip(duals, (log_a, log_b), strict=True)
-            )
-            init = duals if usable else init
-        if report is None or not report.converged:
+            if duals is not None and not report.converged:
+                plan, report, duals = _finish_in_log_domain(
+                    cost, log_a, log_b, reg, max_iter, tol, plan, report, duals, init
+                )
+        if not kernel_first or duals is None:
             plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
         potentials.append(duals)
         for k, index in enumerate(bucket):
@@ -300,6 +337,38 @@ def solve_blocks(
             worst.cost + float((plan * cost).sum()),
         )
     return plans, worst, potentials
+
+
+def _finish_in_log_domain(cost, log_a, log_b, reg, max_iter, tol, plan, report, duals, init):
+    """Re-solve in the log domain only the problems that matrix scaling left unconverged.
+
+    Each starts from its matrix-scaling potentials when they are finite, else from ``init``
+    (or cold, with epsilon scaling, when there is no ``init``).
+    """
+    unsolved = ~(report.block_errors < tol)
+    index = unsolved.nonzero().flatten()
+    f, g = duals
+    sub_a, sub_b = log_a[index], log_b[index]
+    sub_f, sub_g = f[index], g[index]
+    usable = torch.where(torch.isfinite(sub_a), torch.isfinite(sub_f), True).all(1) & torch.where(
+        torch.isfinite(sub_b), torch.isfinite(sub_g), True
+    ).all(1)
+    if bool(usable.all()):
+        start = (sub_f, sub_g)
+    elif init is not None:  # blocks matrix scaling could not represent start from init
+        keep = usable[:, None]
+        start = (torch.where(keep, sub_f, init[0][index]), torch.where(keep, sub_g, init[1][index]))
+    else:  # cold, with epsilon scaling
+        start = None
+    sub_plan, sub_report, (sub_f, sub_g) = batched_log_sinkhorn(
+        cost[index], sub_a, sub_b, reg, max_iter, tol, init=start
+    )
+    plan, f, g = plan.clone(), f.clone(), g.clone()
+    plan[index], f[index], g[index] = sub_plan, sub_f, sub_g
+    solved_error = float(report.block_errors[~unsolved].max()) if bool((~unsolved).any()) else 0.0
+    error = max(solved_error, sub_report.marginal_error)
+    merged = SinkhornReport(report.n_iter + sub_report.n_iter, error, error < tol)
+    return plan, merged, (f, g)
 
 
 def product_plans(blocks: LabelBlocks, like: torch.Tensor) -> list[torch.Tensor]:

@@ -7,7 +7,7 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from scgroove._constants import LABELS_KEYS, X_KEYS
-from scgroove._matrix import in_memory, row_chunks
+from scgroove._matrix import in_memory, row_chunks, summarise_values
 from scgroove.align import Coupling, labeled_gw
 
 
@@ -33,7 +33,30 @@ def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) 
     return adata.obsm["X_pca"]
 
 
-def structure_guide(model, n_comps: int = 30, epsilon: float = 0.03) -> Coupling:
+#: Labels larger than this are split into random sub-blocks for the guide (its cost stays linear).
+GUIDE_MAX_BLOCK_CELLS = 2000
+
+
+def pca_per_modality(
+    mdata, modalities: tuple[str, str], n_comps: int = 30, layers: dict[str, str | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each modality's own PCA, with the same number of components.
+
+    Non-negative data (counts) are library-normalised and log1p-transformed first; ``layers``
+    names a layer per modality to use instead of ``X``.
+    """
+    layers = layers or {}
+    n_comps = min(
+        n_comps, *(mdata.mod[m].n_vars - 1 for m in modalities), *(mdata.mod[m].n_obs - 1 for m in modalities)
+    )
+    matrices = [mdata.mod[m].X if layers.get(m) is None else mdata.mod[m].layers[layers[m]] for m in modalities]
+    spaces = [modality_pca(x, log_normalize=summarise_values(x).minimum >= 0, n_comps=n_comps) for x in matrices]
+    return spaces[0], spaces[1]
+
+
+def structure_guide(
+    model, n_comps: int = 30, epsilon: float = 0.03, max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS
+) -> Coupling:
     """Labeled Gromov-Wasserstein between each modality's own PCA, over the model's registered cells.
 
     This is the label-aware GW of Ryu et al. (2024): the coupling keeps mass inside label blocks
@@ -49,12 +72,17 @@ def structure_guide(model, n_comps: int = 30, epsilon: float = 0.03) -> Coupling
         Principal components per modality.
     epsilon
         Entropic regularisation of labeled GW (relative to the normalised structure).
+    max_block_cells
+        Labels with more cells than this in a modality (usually the control group) are split at
+        random into sub-blocks of at most this many cells (:func:`~scgroove.align.labeled_gw`):
+        a random part of a few thousand cells still covers the label's states, and the guide's
+        cost stays linear in the number of cells. ``None``: exact.
     """
     manager = model.adata_manager
     counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
     spaces = [modality_pca(manager.get_from_registry(X_KEYS[m]), counts[m - 1], n_comps) for m in (1, 2)]
     labels = [np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1) for m in (1, 2)]
-    return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon)
+    return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon, max_block_cells=max_block_cells)
 
 
 def guide_matrix(guide, n1: int, n2: int) -> sp.csr_matrix:
