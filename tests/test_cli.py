@@ -93,12 +93,21 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     monkeypatch.setattr(scgroove._run, "execute", fake_execute)
     argv = ["run", str(input_file), "--perturbation-key", "guide", "--modalities", "protein", "rna"]
     argv += ["--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw", "--early-stopping"]
-    argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both", "--save-model", str(tmp_path / "m")]
+    argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both"]
+    argv += ["--max-block-cells", "500", "--pipeline", "pca_gw"]
     with pytest.raises(KeyboardInterrupt):
         main(argv)
-    model, options = calls["model"], calls["options"]
-    assert list(model.adata["rna"].obs_names) == list(md.read_h5mu(input_file)["rna"].obs_names)
-    assert model.modalities == ("protein", "rna") and model.module.n_latent == 5
+    plan, options = calls["model"], calls["options"]
+    assert list(plan.mdata["rna"].obs_names) == list(md.read_h5mu(input_file)["rna"].obs_names)
+    assert plan.modalities == ("protein", "rna") and plan.model_kwargs == {"n_latent": 5}
+    assert plan.pipeline == "pca_gw" and plan.aligner == "labeled_gw"
+    assert plan.aligner_params == {"max_block_cells": 500}
+    assert plan.train_kwargs == {
+        "max_epochs": 7,
+        "accelerator": "cpu",
+        "early_stopping": True,
+        "enable_progress_bar": False,
+    }
     assert (options.perturbation_key, options.max_epochs, options.method, options.accelerator) == (
         "guide",
         7,
@@ -106,15 +115,20 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
         "cpu",
     )
     assert options.early_stopping and options.impute == "both" and options.seed == 3 and not options.progress_bar
-    assert options.save_model == tmp_path / "m"
+    assert options.max_block_cells == 500 and options.pipeline == "pca_gw"
 
 
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--method", "labeled_ott"], "'labeled_ott' is not an aligner"),
+        (["--method", "labeled_ott"], "'labeled_ott' is not a labeled aligner"),
+        (["--pipeline", "pca_gw", "--method", "labeled_ot"], "needs one shared space; --pipeline 'pca_gw' has two"),
+        (["--pipeline", "auto", "--method", "labeled_gw"], "cannot be combined with --pipeline auto"),
+        (["--pipeline", "pca_gw", "--save-model", "m"], "--save-model needs --pipeline groove"),
         (["--n-latent", "0"], "must be >= 1"),
         (["--modalities", "rna", "rna"], "two different modalities"),
+        (["--method", "labeled_knn", "--max-block-cells", "9"], "not to --method 'labeled_knn'"),
+        (["--max-block-cells", "0"], "--max-block-cells must be >= 1"),
     ],
 )
 def test_options_are_checked_before_any_training(extra, message, input_file, tmp_path, monkeypatch, capsys):

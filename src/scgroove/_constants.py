@@ -15,6 +15,7 @@ class _RegistryKeys(NamedTuple):
 
 class _ResultKeys(NamedTuple):
     LATENT: str = "X_groove"
+    JOINT_UMAP: str = "X_groove_umap"
     UNS: str = "groove"
     LABEL_COLUMN: str = "_groove_perturbation"
     DENOISED_LAYER: str = "groove_denoised"

@@ -10,7 +10,7 @@ import mudata as md
 
 from scgroove.benchmark._truth import DatasetTruth, score_against_truth
 from scgroove.datasets import simulate
-from scgroove.model import GROOVE
+from scgroove.tl._match import MATCH_KEY, MatchPlan, MatchResult, prepare_match, run_match
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +20,15 @@ class RunResult:
     """What :func:`run` produced."""
 
     mdata: md.MuData
-    model: GROOVE
+    match: MatchResult
     metrics: dict[str, float] = field(default_factory=dict)
     """Scores against the hidden truth when the data have one, by the ids of
     :data:`scgroove.metrics.METRIC_NAMES` (the same definitions as the benchmark's)."""
+
+    @property
+    def model(self):
+        """The trained GROOVE model (``None`` for pipelines that train none)."""
+        return self.match.model
 
 
 def default_dataset(seed: int = 0) -> md.MuData:
@@ -38,82 +43,110 @@ class RunOptions:
     """Everything the main job needs to know, checked by :func:`prepare` before any training."""
 
     perturbation_key: str = "perturbation"
+    pipeline: str = "groove"
     modalities: tuple[str, str] = ("rna", "protein")
     layers: dict[str, str] | None = None
     n_latent: int = 32
     max_epochs: int = 100
-    method: str = "labeled_ot"
+    method: str | None = None
     accelerator: str = "auto"
     progress_bar: bool = True
     seed: int = 0
     early_stopping: bool = False
     impute: str = "forward"
     save_model: Path | None = None
-
-
-IMPUTE_DIRECTIONS = ("forward", "reverse", "both", "none")
+    max_block_cells: int | None = None
 
 
 def check_options(options: RunOptions) -> None:
     """Refuse options that would fail after training; raises ``ValueError`` naming the option."""
-    from scgroove.align import METHODS
+    from scgroove.align import LABELED_METHODS, SHARED_SPACE, default_params
+    from scgroove.tl._match import IMPUTE_DIRECTIONS, PIPELINES
 
-    if options.method not in METHODS:
-        raise ValueError(f"--method {options.method!r} is not an aligner; choose from {', '.join(METHODS)}.")
+    if options.pipeline != "auto" and options.pipeline not in PIPELINES:
+        raise ValueError(f"--pipeline {options.pipeline!r}: choose from {', '.join([*PIPELINES, 'auto'])}.")
+    if options.method is not None:
+        if options.method not in LABELED_METHODS:
+            choices = ", ".join(LABELED_METHODS)
+            raise ValueError(f"--method {options.method!r} is not a labeled aligner; choose from {choices}.")
+        if options.pipeline == "auto":
+            raise ValueError("--method cannot be combined with --pipeline auto (each candidate has its aligner).")
+        if options.method in SHARED_SPACE and not PIPELINES[options.pipeline].shared_space:
+            raise ValueError(
+                f"--method {options.method!r} needs one shared space; --pipeline {options.pipeline!r} has two."
+            )
+    aligners = [aligner_of(options.pipeline, options.method)] if options.pipeline != "auto" else ["labeled_ot"]
+    if options.max_block_cells is not None:
+        if any("max_block_cells" not in default_params(aligner) for aligner in aligners):
+            raise ValueError(f"--max-block-cells applies to labeled OT/GW/FGW, not to --method {options.method!r}.")
+        if options.max_block_cells < 1:
+            raise ValueError(f"--max-block-cells must be >= 1, got {options.max_block_cells}.")
     if options.impute not in IMPUTE_DIRECTIONS:
         raise ValueError(f"--impute {options.impute!r}: choose from {', '.join(IMPUTE_DIRECTIONS)}.")
     if options.n_latent < 1 or options.max_epochs < 1:
         raise ValueError(f"--n-latent and --max-epochs must be >= 1, got {options.n_latent} and {options.max_epochs}.")
     if options.accelerator not in ("cpu", "gpu", "auto"):
         raise ValueError(f"--device must be cpu, gpu or auto, got {options.accelerator!r}.")
-    if options.save_model is not None and Path(options.save_model).is_file():
-        raise ValueError(f"--save-model {str(options.save_model)!r} is a file; give a folder.")
+    if options.save_model is not None:
+        if Path(options.save_model).is_file():
+            raise ValueError(f"--save-model {str(options.save_model)!r} is a file; give a folder.")
+        if options.pipeline != "groove":
+            raise ValueError(f"--save-model needs --pipeline groove (pipeline {options.pipeline!r} trains no model).")
     if len(options.modalities) != 2 or options.modalities[0] == options.modalities[1]:
         raise ValueError(f"--modalities needs two different modalities, got {list(options.modalities)}.")
 
 
-def prepare(mdata: md.MuData | None, options: RunOptions) -> GROOVE:
-    """Check every option and the data, set up and build the model; nothing is trained yet.
+def aligner_of(pipeline: str, method: str | None) -> str:
+    """The aligner a run uses: ``--method`` when given, else the pipeline's own."""
+    from scgroove.tl._match import PIPELINES
+
+    return method if method is not None else PIPELINES[pipeline].aligner
+
+
+def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
+    """Check every option and the data; nothing is trained yet.
 
     Every error raised here is bad input (``ValueError``, ``KeyError``, ``TypeError``,
     ``FileNotFoundError``), raised before any training starts.
     """
-    import scvi
-
     check_options(options)
-    scvi.settings.seed = options.seed
-    GROOVE.setup_mudata(
-        mdata, perturbation_key=options.perturbation_key, modalities=options.modalities, layers=options.layers
-    )
-    return GROOVE(mdata, n_latent=options.n_latent)
-
-
-def execute(model: GROOVE, options: RunOptions) -> RunResult:
-    """Train, align, impute and score a model built by :func:`prepare`; results go into its MuData."""
-    mdata = model.adata
-    m1, m2 = options.modalities
-    model.train(
-        max_epochs=options.max_epochs,
-        accelerator=options.accelerator,
-        early_stopping=options.early_stopping,
-        enable_progress_bar=options.progress_bar,
-    )
-    if options.save_model is not None:
-        model.save(str(options.save_model), overwrite=True, save_anndata=False)
-    model.write_latent(mdata)
-    coupling = model.align(method=options.method)
-    directions = {"forward": [(m1, m2)], "reverse": [(m2, m1)], "both": [(m1, m2), (m2, m1)], "none": []}
-    imputed = {
-        (source, target): model.impute(source, target, method="coupling")
-        for source, target in directions[options.impute]
+    params = {} if options.max_block_cells is None else {"max_block_cells": options.max_block_cells}
+    train = {
+        "max_epochs": options.max_epochs,
+        "accelerator": options.accelerator,
+        "early_stopping": options.early_stopping,
+        "enable_progress_bar": options.progress_bar,
     }
+    return prepare_match(
+        mdata,
+        options.perturbation_key,
+        options.pipeline,
+        modalities=options.modalities,
+        layers=options.layers,
+        impute=options.impute,
+        aligner=options.method,
+        aligner_params=params,
+        train_kwargs=train,
+        model_kwargs={"n_latent": options.n_latent},
+        seed=options.seed,
+    )
+
+
+def execute(plan: MatchPlan, options: RunOptions) -> RunResult:
+    """Train, align, impute and score a plan made by :func:`prepare`; results go into its MuData."""
+    result = run_match(plan)
+    if options.save_model is not None:
+        result.model.save(str(options.save_model), overwrite=True, save_anndata=False)
+    mdata = plan.mdata
+    m1, m2 = options.modalities
     truth = DatasetTruth.from_mudata(mdata, options.perturbation_key, options.modalities)
     scores = {}
     if truth is not None:
-        latents = tuple(mdata.mod[m].obsm["X_groove"] for m in options.modalities)
-        scores = score_against_truth(truth, latents=latents, coupling=coupling, imputed=imputed.get((m1, m2)))
+        shared = result.representations if mdata.uns["groove"]["match"]["shared_space"] else None
+        imputed = result.imputed.get((m1, m2))
+        scores = score_against_truth(truth, latents=shared, coupling=result.coupling, imputed=imputed)
         mdata.uns["groove"]["metrics"] = scores
-    return RunResult(mdata, model, scores)
+    return RunResult(mdata, result, scores)
 
 
 def run(mdata: md.MuData | None = None, **options) -> RunResult:
@@ -124,17 +157,19 @@ def run(mdata: md.MuData | None = None, **options) -> RunResult:
     mdata
         Weakly paired MuData; default :func:`default_dataset`.
     **options
-        Fields of :class:`RunOptions`: ``perturbation_key``, ``modalities``, ``layers`` (as in
+        Fields of :class:`RunOptions`: ``perturbation_key``, ``pipeline`` (see
+        :func:`scgroove.tl.match`), ``modalities``, ``layers`` (as in
         :meth:`scgroove.GROOVE.setup_mudata`), ``n_latent``, ``max_epochs``, ``early_stopping``,
-        ``method`` (aligner of :meth:`scgroove.GROOVE.align`), ``accelerator`` (``"cpu"``,
+        ``method`` (labeled aligner replacing the pipeline's own), ``accelerator`` (``"cpu"``,
         ``"gpu"``, ``"auto"``), ``progress_bar``, ``seed``, ``impute`` (``"forward"``: modality 2
         for the cells of modality 1, ``"reverse"``, ``"both"``, ``"none"``), ``save_model`` (a
-        folder for :meth:`scgroove.GROOVE.save`).
+        folder for :meth:`scgroove.GROOVE.save`), ``max_block_cells`` (split larger labels into
+        random sub-blocks when aligning, see :func:`scgroove.align.labeled_ot`).
     """
     options = RunOptions(**options)
     options.modalities = tuple(options.modalities)
-    model = prepare(mdata if mdata is not None else default_dataset(options.seed), options)
-    return execute(model, options)
+    plan = prepare(mdata if mdata is not None else default_dataset(options.seed), options)
+    return execute(plan, options)
 
 
 def write_outputs(result: RunResult, perturbation_key: str, out: Path | None, figure: Path | None) -> None:
@@ -145,7 +180,8 @@ def write_outputs(result: RunResult, perturbation_key: str, out: Path | None, fi
         import matplotlib
 
         matplotlib.use("Agg")
-        tl.joint_umap(result.mdata)
+        if result.mdata.uns["groove"]["match"]["shared_space"]:
+            tl.joint_umap(result.mdata, use_rep=MATCH_KEY)
         fig = pl.summary(result.mdata, perturbation_key, result.metrics)
         figure.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(figure, dpi=120)

@@ -38,11 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
-        help="train GROOVE, align and impute; write the annotated MuData and a summary figure",
-        description="Set up, train GROOVE (progress bar), align the modalities (labeled OT by default), impute "
-        "modality 2 for the cells of modality 1, and write the annotated MuData and a summary figure (joint UMAP by "
-        "modality and by perturbation, label-level coupling heatmap, metrics when ground truth exists). Without INPUT, "
-        "runs on a built-in simulated screen with hidden ground truth.",
+        help="match the cells (default: GROOVE + labeled OT) and impute; write the annotated MuData and a figure",
+        description="Match the cells of the two modalities with a pipeline (default: train GROOVE, progress bar, "
+        "then labeled OT on its latents), impute modality 2 for the cells of modality 1, and write the annotated "
+        "MuData and a summary figure (joint UMAP by modality and by perturbation when the pipeline has one shared "
+        "space, within-label coupling specificity, metrics when ground truth exists). Without INPUT, runs on a "
+        "built-in simulated screen with hidden ground truth.",
     )
     run.add_argument("input", nargs="?", type=Path, help="weakly paired .h5mu file (default: built-in simulated data)")
     run.add_argument(
@@ -90,7 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-model", type=Path, metavar="DIR", help="save the trained model to this folder")
     run.add_argument("--n-latent", type=int, default=32, help="latent dimension (default: %(default)s)")
     run.add_argument(
-        "--method", default="labeled_ot", help="aligner, see scgroove.align.METHODS (default: %(default)s)"
+        "--pipeline",
+        choices=["groove", "pca_gw", "label_only", "auto"],
+        default="groove",
+        help="representation + aligner, see scgroove.tl.match: groove = GROOVE latents + labeled OT (the measured "
+        "best on simulated screens), pca_gw = each modality's PCA + labeled GW, label_only = the floor, auto = "
+        "chosen by held-out label resolution (default: %(default)s)",
+    )
+    run.add_argument(
+        "--method",
+        help="labeled aligner replacing the pipeline's own (labeled_ot, labeled_gw, labeled_fgw, labeled_coot, "
+        "labeled_knn)",
+    )
+    run.add_argument(
+        "--max-block-cells",
+        type=int,
+        metavar="N",
+        help="labeled aligners: match cells of labels larger than N (e.g. the control) within random parts of at "
+        "most N cells, so time and memory stay linear in the label's size (default: exact)",
     )
     run.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto", help="where to train (default: auto)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -118,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     try:  # everything about the input is checked before any training starts: exit 2
         options = job.RunOptions(
             perturbation_key=args.perturbation_key,
+            pipeline=args.pipeline,
             modalities=tuple(args.modalities),
             layers=_layers(args.layer),
             n_latent=args.n_latent,
@@ -129,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
             early_stopping=args.early_stopping,
             impute=args.impute,
             save_model=args.save_model,
+            max_block_cells=args.max_block_cells,
         )
         job.check_options(options)
         if args.input is not None and not args.input.exists():
@@ -139,11 +159,11 @@ def _run(args: argparse.Namespace) -> int:
             mdata = read_mudata(args.input, backed=args.backed)
         source = str(args.input) if args.input is not None else "built-in simulated screen (20 perturbations + control)"
         print(f"scgroove run: {source}", file=sys.stderr)
-        model = job.prepare(mdata, options)
+        plan = job.prepare(mdata, options)
     except BAD_INPUT as error:
         return _bad_input(error)
     try:  # a failure from here on is not the input's fault: show where it happened, exit 1
-        result = job.execute(model, options)
+        result = job.execute(plan, options)
         job.write_outputs(result, args.perturbation_key, args.out, args.figure)
     except Exception:
         traceback.print_exc()

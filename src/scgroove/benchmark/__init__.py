@@ -9,7 +9,8 @@ from scgroove.benchmark._runner import evaluate_representation, make_dataset, ru
 from scgroove.benchmark._selection import select_pipeline
 from scgroove.benchmark._sensitivity import sensitivity_sweep
 from scgroove.benchmark._stats import paired_tests, summarize
-from scgroove.benchmark._truth import DatasetTruth, pca_per_modality, score_against_truth
+from scgroove.benchmark._truth import DatasetTruth, score_against_truth
+from scgroove.model._guide import pca_per_modality
 
 __all__ = [
     "ALIGNERS",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from mudata import MuData
 
-from scgroove._mudata import new_mudata
-from scgroove.benchmark._truth import pca_per_modality
+from scgroove._mudata import relabelled_copy
+from scgroove.model._guide import pca_per_modality
 
 
 @dataclass
@@ -55,14 +55,6 @@ WITHIN_GROUP_OPTIONS: dict[str, dict] = {
     "groove_distribution": {"distribution_weight": 1.0},
     "groove_cycle": {"cycle_weight": 1.0},
 }
-
-
-def relabelled_copy(mdata: MuData, key: str, modalities: tuple[str, str], labels1, labels2) -> MuData:
-    """A copy of the two modalities with ``key`` replaced by other labels (the input is untouched)."""
-    relabelled = new_mudata({m: mdata.mod[m].copy() for m in modalities})
-    for m, labels in zip(modalities, (labels1, labels2), strict=True):
-        relabelled.mod[m].obs[key] = np.asarray(labels).astype(str)
-    return relabelled
 
 
 def groove_learner(model_class: str = "GROOVE", **flags) -> Learner:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from scgroove._mudata import relabelled_copy
 from scgroove.align import SHARED_SPACE, Selection, align, select_by_label_resolution
 from scgroove.benchmark._aligners import DEFAULT_EPSILON
 from scgroove.benchmark._datasets import BenchmarkData
-from scgroove.benchmark._learners import LEARNERS, relabelled_copy
+from scgroove.benchmark._learners import LEARNERS
 from scgroove.benchmark._runner import quiet_libraries
 
 

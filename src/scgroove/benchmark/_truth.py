@@ -10,20 +10,10 @@ import pandas as pd
 from mudata import MuData
 
 from scgroove import metrics
-from scgroove._matrix import summarise_values, take_rows
+from scgroove._matrix import take_rows
 from scgroove.datasets import true_matching
 from scgroove.datasets._simulate import TRUTH_KEY
-from scgroove.model._guide import modality_pca
-
-
-def pca_per_modality(mdata: MuData, modalities: tuple[str, str], n_comps: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """Each modality's own PCA (non-negative data: library normalisation + log1p first); same number of PCs."""
-    n_comps = min(
-        n_comps, *(mdata.mod[m].n_vars - 1 for m in modalities), *(mdata.mod[m].n_obs - 1 for m in modalities)
-    )
-    matrices = [mdata.mod[m].X for m in modalities]
-    spaces = [modality_pca(x, log_normalize=summarise_values(x).minimum >= 0, n_comps=n_comps) for x in matrices]
-    return spaces[0], spaces[1]
+from scgroove.model._guide import pca_per_modality
 
 
 @dataclass

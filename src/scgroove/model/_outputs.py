@@ -7,18 +7,22 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from anndata import AnnData
 from mudata import MuData
 
 from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove._results import (
+    check_imputation_size,
+    feature_positions,
+    groove_uns,
+    stored_coupling,
+    transport_features,
+    write_coupling,
+    write_imputation,
+)
 from scgroove.align import Coupling, align
 from scgroove.model._batching import rows_as_tensor
-
-
-def _groove_uns(mdata: MuData) -> dict:
-    return mdata.uns.setdefault(RESULT_KEYS.UNS, {})
 
 
 class ModelOutputsMixin:
@@ -98,7 +102,7 @@ class ModelOutputsMixin:
         mdata = self._validate_anndata(mdata)
         for modality, latent in self.get_latent_representation(mdata, None, batch_size).items():
             mdata.mod[modality].obsm[key_added] = latent
-        uns = _groove_uns(mdata)
+        uns = groove_uns(mdata)
         uns["latent"] = {"key_added": key_added, "n_latent": self.module.n_latent, "modalities": list(self.modalities)}
 
     @torch.inference_mode()
@@ -252,11 +256,7 @@ class ModelOutputsMixin:
         )
         if top_k is not None:
             coupling = coupling.top_k(top_k)
-        stored = coupling.to_uns()
-        stored["modalities"] = [m1, m2]
-        uns = _groove_uns(mdata)
-        uns[key_added] = stored
-        uns["perturbation_key"] = self.registry_["setup_args"]["perturbation_key"]
+        write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)
         return coupling
 
     def impute(
@@ -322,21 +322,14 @@ class ModelOutputsMixin:
             raise ValueError("source and target must be different modalities.")
         if method not in ("coupling", "decoder"):
             raise ValueError(f"method must be 'coupling' or 'decoder', got {method!r}.")
-        if output not in ("obsm", "anndata"):
-            raise ValueError(f"output must be 'obsm' or 'anndata', got {output!r}.")
-        var_names = mdata.mod[target].var_names
-        columns = np.arange(len(var_names)) if features is None else _feature_positions(var_names, features, target)
+        columns = feature_positions(mdata.mod[target].var_names, features, target)
         n_cells = mdata.mod[source].n_obs
-        size = n_cells * len(columns) * 4
-        if output == "obsm" and size > max_obsm_bytes:
-            raise ValueError(
-                f"Imputing {len(columns)} {target} features for {n_cells} {source} cells takes {size / 2**30:.1f} GiB: "
-                "too large for obsm. Pass features=[...] or output='anndata'."
-            )
+        check_imputation_size(n_cells, len(columns), source, target, output, max_obsm_bytes)
+        record = {"method": method}
         if method == "decoder":
             values = self.get_translation(source, target, mdata, batch_size).to_numpy()[:, columns]
         else:
-            coupling = coupling if coupling is not None else self._stored_coupling(mdata, coupling_key)
+            coupling = coupling if coupling is not None else stored_coupling(mdata, coupling_key)
             coupling = coupling if s == 1 else coupling.transpose()
             expected = (n_cells, mdata.mod[target].n_obs)
             if (coupling.n1, coupling.n2) != expected:
@@ -348,48 +341,6 @@ class ModelOutputsMixin:
                 target_values = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[t])
             else:
                 target_values = mdata.mod[target].layers[target_layer]
-            # one pass over the target's rows (chunked, backed-friendly), accumulated in float32
-            values = coupling.pull(_columns(target_values, columns), dtype=np.float32)
-        record = {"method": method, "source": source, "target": target, "output": output, "n_features": len(columns)}
-        if method == "coupling":
+            values = transport_features(coupling, target_values, columns)
             record["coupling_method"] = coupling.method
-        _groove_uns(mdata).setdefault("imputation", {})[f"{source}_to_{target}"] = record
-        names = var_names[columns]
-        if output == "anndata":
-            obs = pd.DataFrame(index=mdata.mod[source].obs_names.copy())
-            return AnnData(values, obs=obs, var=pd.DataFrame(index=names.copy()))
-        imputed = pd.DataFrame(values, index=mdata.mod[source].obs_names.copy(), columns=names.copy())
-        mdata.mod[source].obsm[f"{RESULT_KEYS.IMPUTED_PREFIX}{target}"] = imputed
-        return imputed
-
-    @staticmethod
-    def _stored_coupling(mdata: MuData, key: str) -> Coupling:
-        stored = mdata.uns.get(RESULT_KEYS.UNS, {}).get(key)
-        if stored is None:
-            raise KeyError(
-                f"No coupling stored under mdata.uns['groove'][{key!r}]: call model.align(key_added={key!r}) "
-                "first, or pass coupling=."
-            )
-        return Coupling.from_uns(stored)
-
-
-def _feature_positions(var_names: pd.Index, features: Sequence[str], modality: str) -> np.ndarray:
-    positions = var_names.get_indexer(list(features))
-    if (positions < 0).any():
-        missing = [f for f, p in zip(features, positions, strict=True) if p < 0][:5]
-        raise KeyError(f"Features {missing} are not in modality {modality!r}.")
-    return positions
-
-
-class _columns:
-    """A column subset of a (possibly backed) matrix that reads its rows chunk by chunk."""
-
-    def __init__(self, matrix, columns: np.ndarray):
-        self.matrix, self.columns = matrix, columns
-        self.all = len(columns) == matrix.shape[1] and (columns == np.arange(matrix.shape[1])).all()
-        self.shape = (matrix.shape[0], len(columns))
-
-    def __getitem__(self, rows):
-        block = self.matrix[rows]
-        block = block if sp.issparse(block) or isinstance(block, np.ndarray) else np.asarray(block)
-        return block if self.all else block[:, self.columns]
+        return write_imputation(mdata, source, target, values, columns, output, record)

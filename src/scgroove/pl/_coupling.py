@@ -13,15 +13,13 @@ from matplotlib.ticker import NullFormatter
 from mudata import MuData
 
 from scgroove._constants import RESULT_KEYS
+from scgroove._results import stored_coupling
 from scgroove.align import Coupling
 from scgroove.pl._common import finish
 
 
 def _stored_coupling(mdata: MuData, key: str) -> tuple[Coupling, dict]:
-    stored = mdata.uns.get(RESULT_KEYS.UNS, {}).get(key)
-    if stored is None:
-        raise KeyError(f"No coupling under mdata.uns['groove'][{key!r}]; run model.align() first.")
-    return Coupling.from_uns(stored), stored
+    return stored_coupling(mdata, key), mdata.uns[RESULT_KEYS.UNS][key]
 
 
 def coupling_heatmap(

@@ -32,7 +32,7 @@ def _embedding_frame(mdata: MuData, basis: str, color: str, modalities: list[str
 def joint_embedding(
     mdata: MuData,
     color: str = "modality",
-    basis: str = "X_groove_umap",
+    basis: str = RESULT_KEYS.JOINT_UMAP,
     modality: str | None = None,
     ax: Axes | None = None,
     legend_loc: Literal["right margin", "on data", "none"] = "right margin",

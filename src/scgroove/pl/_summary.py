@@ -49,11 +49,26 @@ def summary(
 ) -> Figure | None:
     """One page: joint UMAP by modality and by perturbation, within-label coupling specificity, metrics.
 
-    Needs :func:`scgroove.tl.joint_umap` and :meth:`scgroove.GROOVE.align` to have run.
+    Needs a coupling (:meth:`scgroove.GROOVE.align` or :func:`scgroove.tl.match`). The UMAP panels
+    need :func:`scgroove.tl.joint_umap`; without it (e.g. a pipeline that matched each modality in
+    its own space, where no joint embedding exists) they say so instead.
     """
     figure, axes = plt.subplots(2, 2, figsize=(14, 11), gridspec_kw={"wspace": 0.55, "hspace": 0.3})
-    joint_embedding(mdata, "modality", ax=axes[0, 0])
-    joint_embedding(mdata, perturbation_key, ax=axes[0, 1])
+    if all(RESULT_KEYS.JOINT_UMAP in adata.obsm for adata in mdata.mod.values()):
+        joint_embedding(mdata, "modality", ax=axes[0, 0])
+        joint_embedding(mdata, perturbation_key, ax=axes[0, 1])
+    else:
+        pipeline = mdata.uns.get(RESULT_KEYS.UNS, {}).get("match", {}).get("pipeline", "this result")
+        for ax in axes[0]:
+            ax.axis("off")
+        axes[0, 0].text(
+            0.0,
+            0.5,
+            f"No joint UMAP: {pipeline} matched each modality in its own space\n"
+            "(run scgroove.tl.joint_umap on a shared representation to show one).",
+            fontsize=11,
+            va="center",
+        )
     coupling = mdata.uns[RESULT_KEYS.UNS][coupling_key]
     if "block_labels" in coupling:
         coupling_specificity(mdata, coupling_key, ax=axes[1, 0])

@@ -16,7 +16,7 @@ def joint_umap(
     mdata: MuData,
     modalities: Sequence[str] | None = None,
     use_rep: str = RESULT_KEYS.LATENT,
-    key_added: str = "X_groove_umap",
+    key_added: str = RESULT_KEYS.JOINT_UMAP,
     n_neighbors: int = 15,
     random_state: int = 0,
 ) -> None:

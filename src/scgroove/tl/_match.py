@@ -1,0 +1,289 @@
+"""Whole matching pipelines (representation + labeled aligner) behind one call and one result format."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from mudata import MuData
+
+from scgroove._mudata import relabelled_copy
+from scgroove._results import groove_uns, transport_features, write_coupling, write_imputation
+from scgroove.align import Coupling, align, select_by_label_resolution
+
+#: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
+MATCH_KEY = "X_match"
+IMPUTE_DIRECTIONS = ("forward", "reverse", "both", "none")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A representation of each modality and the labeled aligner that matches the cells in it."""
+
+    representation: str
+    aligner: str
+    description: str
+    shared_space: bool
+
+
+#: Pipelines of :func:`match`. ``"groove"``: the measured best on simulated screens (the
+#: within-group evaluation in the README); ``"pca_gw"``: the strongest reference that learns
+#: nothing (Ryu et al. 2024); ``"label_only"``: the floor, every cell spread over its label.
+PIPELINES: dict[str, Pipeline] = {
+    "groove": Pipeline("groove", "labeled_ot", "GROOVE latents (one shared space) + labeled OT", True),
+    "pca_gw": Pipeline("pca", "labeled_gw", "each modality's own PCA + labeled Gromov-Wasserstein", False),
+    "label_only": Pipeline("label_only", "labeled_ot", "labels only: uniform within each label (a floor)", True),
+}
+#: Candidates of ``pipeline="auto"``.
+AUTO_CANDIDATES = ("groove", "pca_gw")
+
+
+@dataclass
+class MatchPlan:
+    """A checked call of :func:`match`: everything is validated, nothing is trained yet."""
+
+    mdata: MuData
+    pipeline: str
+    perturbation_key: str
+    modalities: tuple[str, str]
+    layers: dict[str, str | None]
+    impute: str
+    key_added: str
+    aligner: str | None
+    aligner_params: dict
+    train_kwargs: dict
+    model_kwargs: dict
+    seed: int
+    selection_repeats: int
+    selection_epochs: int
+
+
+@dataclass
+class MatchResult:
+    """What :func:`match` computed (also written into the MuData)."""
+
+    pipeline: str
+    coupling: Coupling
+    representations: tuple[np.ndarray, np.ndarray]
+    imputed: dict[tuple[str, str], pd.DataFrame | AnnData] = field(default_factory=dict)
+    model: object | None = None
+    """The trained :class:`~scgroove.GROOVE` for ``"groove"``, else ``None``."""
+    selection: pd.DataFrame | None = None
+    """Held-out label resolution of every candidate (``pipeline="auto"`` only)."""
+    seconds: float = float("nan")
+
+
+def prepare_match(
+    mdata: MuData,
+    perturbation_key: str = "perturbation",
+    pipeline: str = "groove",
+    modalities: Sequence[str] = ("rna", "protein"),
+    layers: Mapping[str, str | None] | None = None,
+    impute: str = "forward",
+    key_added: str = "coupling",
+    aligner: str | None = None,
+    aligner_params: Mapping | None = None,
+    train_kwargs: Mapping | None = None,
+    model_kwargs: Mapping | None = None,
+    seed: int = 0,
+    selection_repeats: int = 2,
+    selection_epochs: int = 20,
+) -> MatchPlan:
+    """Check every argument and the data of :func:`match`; raises before anything is trained."""
+    from scgroove.align import LABELED_METHODS, SHARED_SPACE, default_params
+    from scgroove.model._validation import validate_weakly_paired
+
+    if pipeline != "auto" and pipeline not in PIPELINES:
+        raise ValueError(f"Unknown pipeline {pipeline!r}; choose from {', '.join([*PIPELINES, 'auto'])}.")
+    if impute not in IMPUTE_DIRECTIONS:
+        raise ValueError(f"impute must be one of {IMPUTE_DIRECTIONS}, got {impute!r}.")
+    if selection_repeats < 1 or selection_epochs < 1:
+        raise ValueError("selection_repeats and selection_epochs must be >= 1.")
+    modalities = tuple(modalities)
+    layers = dict(layers or {})
+    unknown = set(layers) - set(modalities)
+    if unknown:
+        raise KeyError(f"layers names modalities {sorted(unknown)} that are not in modalities {modalities}.")
+    validate_weakly_paired(mdata, perturbation_key, modalities, layers)
+    if aligner is not None:
+        if aligner not in LABELED_METHODS:
+            raise ValueError(f"aligner {aligner!r} is not a labeled aligner; choose from {', '.join(LABELED_METHODS)}.")
+        if pipeline == "auto":
+            raise ValueError("aligner cannot be combined with pipeline='auto' (each candidate has its own).")
+        if aligner in SHARED_SPACE and not PIPELINES[pipeline].shared_space:
+            raise ValueError(f"aligner {aligner!r} needs one shared space; pipeline {pipeline!r} has two.")
+    aligner_params = dict(aligner_params or {})
+    names = AUTO_CANDIDATES if pipeline == "auto" else [pipeline]
+    aligners = {aligner} if aligner is not None else {PIPELINES[name].aligner for name in names}
+    for aligner in aligners:
+        wrong = set(aligner_params) - set(default_params(aligner))
+        if wrong:
+            raise TypeError(f"aligner_params {sorted(wrong)} are not parameters of {aligner!r}.")
+    return MatchPlan(
+        mdata,
+        pipeline,
+        perturbation_key,
+        modalities,
+        {m: layers.get(m) for m in modalities},
+        impute,
+        key_added,
+        aligner,
+        aligner_params,
+        dict(train_kwargs or {}),
+        dict(model_kwargs or {}),
+        seed,
+        selection_repeats,
+        selection_epochs,
+    )
+
+
+def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str = "groove", **kwargs) -> MatchResult:
+    """Match the cells of two modalities with a whole pipeline, and impute one from the other.
+
+    Every pipeline writes the same keys, so plots and downstream code do not care which one ran.
+
+    Parameters
+    ----------
+    mdata
+        Weakly paired MuData (the checks of :meth:`scgroove.GROOVE.setup_mudata` run first).
+    perturbation_key
+        ``obs`` column with each cell's perturbation, in both modalities.
+    pipeline
+        A name of :data:`PIPELINES` (``"groove"``, ``"pca_gw"``, ``"label_only"``), or ``"auto"``:
+        the candidate in :data:`AUTO_CANDIDATES` that resolves held-out labels best
+        (:func:`scgroove.align.select_by_label_resolution`: random pairs of labels are merged,
+        each candidate matches under the merged labels, and the mass landing on pairs that share
+        their original label is its score; GROOVE is trained on the merged labels for this, for
+        ``selection_epochs`` epochs and ``selection_repeats`` merges).
+    **kwargs
+        ``modalities`` (two names, rows of the coupling first), ``layers`` (modality -> layer
+        instead of ``X``), ``aligner`` (a labeled aligner replacing the pipeline's own),
+        ``impute`` (``"forward"``: modality 2's features for the cells of modality 1,
+        ``"reverse"``, ``"both"``, ``"none"``), ``key_added`` (coupling key), ``aligner_params``
+        (e.g. ``{"epsilon": 0.03, "max_block_cells": 2000}``),
+        ``train_kwargs`` (``GROOVE.train``, e.g. ``{"max_epochs": 100}``), ``model_kwargs``
+        (``GROOVE(...)``), ``seed``, ``selection_repeats``, ``selection_epochs``.
+
+    Returns
+    -------
+    :class:`MatchResult`.
+
+    Writes
+    ------
+    ``mdata[m].obsm["X_match"]`` (the representation the cells were matched in; one shared space
+    for ``"groove"``/``"label_only"``, each modality's own PCA for ``"pca_gw"``; ``"groove"`` also
+    writes what :meth:`scgroove.GROOVE.write_latent` writes),
+    ``mdata.uns["groove"][key_added]`` (the coupling, as :meth:`scgroove.GROOVE.align` writes it),
+    ``mdata[source].obsm["groove_imputed_<target>"]`` with its record in
+    ``mdata.uns["groove"]["imputation"]`` (as :meth:`scgroove.GROOVE.impute`), and
+    ``mdata.uns["groove"]["match"]``: ``pipeline``, ``representation``, ``aligner``,
+    ``shared_space``, ``aligner_params``, ``seconds``, and for ``"auto"`` ``rule`` and the
+    candidates' ``selection`` scores.
+    """
+    return run_match(prepare_match(mdata, perturbation_key, pipeline, **kwargs))
+
+
+def run_match(plan: MatchPlan) -> MatchResult:
+    """Run a plan made by :func:`prepare_match` (training, alignment, imputation)."""
+    start = time.perf_counter()
+    selection = None
+    chosen = plan.pipeline
+    if chosen == "auto":
+        selection = _select(plan)
+        chosen = str(selection.best["pipeline"])
+    spec = PIPELINES[chosen]
+    labels = [plan.mdata.mod[m].obs[plan.perturbation_key].astype(str).to_numpy() for m in plan.modalities]
+    aligner = plan.aligner or spec.aligner
+    x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
+    coupling = align(x1, x2, labels[0], labels[1], method=aligner, **plan.aligner_params)
+    m1, m2 = plan.modalities
+    for modality, x in zip(plan.modalities, (x1, x2), strict=True):
+        plan.mdata.mod[modality].obsm[MATCH_KEY] = x
+    if model is not None:  # GROOVE's latents also where scanpy users of GROOVE look for them
+        model.write_latent(plan.mdata)
+    write_coupling(plan.mdata, coupling, plan.modalities, plan.perturbation_key, plan.key_added)
+    directions = {"forward": [(m1, m2)], "reverse": [(m2, m1)], "both": [(m1, m2), (m2, m1)], "none": []}
+    imputed = {
+        (source, target): _impute(plan, coupling if source == m1 else coupling.transpose(), source, target)
+        for source, target in directions[plan.impute]
+    }
+    seconds = time.perf_counter() - start
+    record = {
+        "pipeline": chosen,
+        "representation": spec.representation,
+        "aligner": aligner,
+        "shared_space": spec.shared_space,
+        "aligner_params": {k: v for k, v in plan.aligner_params.items() if np.isscalar(v)},
+        "key_added": plan.key_added,
+        "modalities": list(plan.modalities),
+        "seconds": seconds,
+    }
+    if selection is not None:
+        mean = selection.scores.groupby("pipeline")["resolution"].mean()
+        record["rule"] = "label_resolution"
+        record["selection"] = {"pipeline": mean.index.tolist(), "resolution": mean.tolist()}
+    groove_uns(plan.mdata)["match"] = record
+    scores = None if selection is None else selection.scores
+    return MatchResult(chosen, coupling, (x1, x2), imputed, model, scores, seconds)
+
+
+def _representation(plan: MatchPlan, kind: str, labels, train_kwargs: dict):
+    """``(x1, x2, model)`` of one representation, learnt from ``plan.mdata`` with ``labels``."""
+    from scgroove.model._guide import pca_per_modality
+
+    if kind == "pca":
+        return (*pca_per_modality(plan.mdata, plan.modalities, layers=plan.layers), None)
+    if kind == "label_only":
+        categories = np.unique(np.concatenate(labels))
+        x1, x2 = ((lab[:, None] == categories[None, :]).astype(np.float32) for lab in labels)
+        return x1, x2, None
+    import scvi
+
+    from scgroove.model import GROOVE
+
+    scvi.settings.seed = plan.seed
+    GROOVE.setup_mudata(
+        plan.mdata, perturbation_key=plan.perturbation_key, modalities=plan.modalities, layers=plan.layers
+    )
+    model = GROOVE(plan.mdata, **plan.model_kwargs)
+    model.train(**{"seed": plan.seed, **train_kwargs})
+    latents = model.get_latent_representation(plan.mdata)
+    return latents[plan.modalities[0]], latents[plan.modalities[1]], model
+
+
+def _impute(plan: MatchPlan, coupling: Coupling, source: str, target: str):
+    """Modality ``target``'s features (its layer, or ``X``) transported to the cells of ``source``."""
+    adata = plan.mdata.mod[target]
+    values = adata.X if plan.layers.get(target) is None else adata.layers[plan.layers[target]]
+    columns = np.arange(adata.n_vars)
+    imputed = transport_features(coupling, values, columns)
+    record = {"method": "coupling", "coupling_method": coupling.method}
+    return write_imputation(plan.mdata, source, target, imputed, columns, "obsm", record)
+
+
+def _select(plan: MatchPlan):
+    """Choose among :data:`AUTO_CANDIDATES` by the held-out label resolution rule."""
+    m1, m2 = plan.modalities
+    labels1 = plan.mdata.mod[m1].obs[plan.perturbation_key].astype(str).to_numpy()
+    labels2 = plan.mdata.mod[m2].obs[plan.perturbation_key].astype(str).to_numpy()
+    quick = {**plan.train_kwargs, "max_epochs": plan.selection_epochs, "enable_progress_bar": False}
+
+    def align_with(coarse1, coarse2, pipeline):
+        spec = PIPELINES[pipeline]
+        relabelled = relabelled_copy(plan.mdata, plan.perturbation_key, plan.modalities, coarse1, coarse2)
+        sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled})
+        x1, x2, _ = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
+        return align(x1, x2, coarse1, coarse2, method=spec.aligner, **plan.aligner_params)
+
+    return select_by_label_resolution(
+        align_with,
+        labels1,
+        labels2,
+        {"pipeline": list(AUTO_CANDIDATES)},
+        n_repeats=plan.selection_repeats,
+        seed=plan.seed,
+    )
