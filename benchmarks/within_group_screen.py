@@ -171,6 +171,24 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
     return out
 
 
+PEERS = ("moscot_gw", "moscot_fgw_labels", "moscot_per_label")
+
+
+def run_peer(name: str, truth: dict) -> list[tuple[str, str, float]]:
+    """A peer tool's coupling on each modality's PCA (optional dependency), scored like the references."""
+    from scgroove.benchmark._external import moscot_coupling
+
+    labels1, labels2 = truth["labels"]
+    start = time.perf_counter()
+    coupling = moscot_coupling(*truth["pca"], labels1, labels2, mode=name.removeprefix("moscot_"))
+    seconds = time.perf_counter() - start
+    rows = score_coupling(coupling, truth, "")
+    rows["seconds"] = seconds
+    plan = coupling.to_sparse().tocoo()
+    rows["cross_label_mass"] = float(plan.data[labels1[plan.row] != labels2[plan.col]].sum())
+    return [(name, k, v) for k, v in rows.items()]
+
+
 def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diagnose: bool, out_dir: Path):
     import scvi
 
@@ -229,6 +247,7 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="*", default=["groove"], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--no-references", action="store_true")
+    parser.add_argument("--peers", nargs="*", default=[], choices=list(PEERS), help="peer tools (need moscot)")
     parser.add_argument("--diagnose", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/within_group_screen/results.csv")
     args = parser.parse_args(argv)
@@ -247,6 +266,9 @@ def main(argv=None):
             "target_is_counts": likelihood_of(mdata.mod[modalities[1]].X) == "nb",
         }
         rows = [] if args.no_references else references(mdata, key, modalities, truth)
+        for name in args.peers:
+            rows += run_peer(name, truth)
+            print(name, {k: round(v, 4) for n, k, v in rows if n == name}, flush=True)
         for name in args.variants:
             rows += run_variant(
                 name, args.dataset, mdata, key, modalities, truth, args.seed, args.epochs, args.diagnose, out.parent

@@ -1,6 +1,9 @@
 """Tables of ``within_group_screen.py`` results: mean +- s.e. over seeds, references, paired tests.
 
     python benchmarks/within_group_screen_report.py benchmarks/results/within_group_screen/results.csv
+    # pipelines and peers side by side (several result files are pooled):
+    python benchmarks/within_group_screen_report.py benchmarks/results/within_group_screen/results.csv \
+        benchmarks/results/pipelines_and_peers/results.csv --rank
 
 "PCA + labeled GW (best eps)" takes, for every seed, the epsilon of the grid that scored best on
 that seed (an oracle choice that favours the reference). p-values: one-sided paired Wilcoxon
@@ -19,8 +22,8 @@ REFERENCE_GW = "pca+labeled_gw (best eps)"
 LOWER_IS_BETTER = {"bary_foscttm", "within_label_foscttm", "mse"}
 
 
-def tidy(path: str) -> pd.DataFrame:
-    table = pd.read_csv(path)
+def tidy(paths) -> pd.DataFrame:
+    table = pd.concat([pd.read_csv(path) for path in ([paths] if isinstance(paths, str) else paths)])
     # a job run twice keeps its last values
     table = table.groupby(["dataset", "seed", "pipeline", "metric"], as_index=False).last()
     wide = table.pivot_table(index=["dataset", "seed", "pipeline"], columns="metric", values="value").reset_index()
@@ -80,13 +83,62 @@ def paired(wide: pd.DataFrame, metric: str, pipeline: str, references: list[str]
     return pd.DataFrame(out)
 
 
+#: The pipelines of ``sg.tl.match`` / ``scgroove run --pipeline`` under their result names.
+PIPELINE_NAMES = {
+    "guided_projection": "groove",
+    REFERENCE_GW: "pca_gw (best eps)",
+    "pca+labeled_gw@0.01": "pca_gw (default eps 0.01)",
+    "label_only+labeled_ot": "label_only",
+}
+
+
+def ranked(wide: pd.DataFrame, metric: str = "bary_foscttm") -> pd.DataFrame:
+    """Per dataset: pipelines and peers by mean ``metric``, with trace, imputation, seconds and a
+    one-sided paired Wilcoxon test of each against the best."""
+    wide = wide.copy()
+    wide["seconds"] = wide["seconds"].fillna(wide.get("train_seconds")) if "seconds" in wide else np.nan
+    keep = wide[wide.pipeline.isin([*PIPELINE_NAMES, *[p for p in wide.pipeline.unique() if "moscot" in p]])].copy()
+    keep["pipeline"] = keep.pipeline.replace(PIPELINE_NAMES)
+    lower = metric in LOWER_IS_BETTER
+    out = []
+    for dataset, rows in keep.groupby("dataset"):
+        values = rows.pivot_table(index="seed", columns="pipeline", values=metric)
+        means = values.mean().sort_values(ascending=lower)
+        best = means.index[0]
+        for rank, pipeline in enumerate(means.index, start=1):
+            both = values[[pipeline, best]].dropna()
+            diff = both[pipeline] - both[best]
+            p = np.nan
+            if pipeline != best and len(diff) >= 2 and diff.abs().sum() > 0:
+                p = stats.wilcoxon(diff, alternative="greater" if lower else "less").pvalue
+            mine = rows[rows.pipeline == pipeline]
+            out.append(
+                {
+                    "dataset": dataset,
+                    "rank": rank,
+                    "pipeline": pipeline,
+                    metric: means[pipeline],
+                    "trace": mine["trace"].mean(),
+                    "cell_pearson": mine["cell_pearson"].mean(),
+                    "seconds": mine["seconds"].mean(),
+                    "n": int(values[pipeline].notna().sum()),
+                    "p_worse_than_best": p,
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
+    parser.add_argument("results", nargs="+")
     parser.add_argument("--pipeline", default="guided_projection")
+    parser.add_argument("--rank", action="store_true", help="only the ranked table of pipelines and peers")
     args = parser.parse_args(argv)
     wide = tidy(args.results)
     pd.set_option("display.width", 250)
+    if args.rank:
+        print(ranked(wide).round(4).to_markdown(index=False))
+        return
     for metric in ("bary_foscttm", "within_label_foscttm", "trace", "cell_pearson", "feature_pearson"):
         print(f"\n## {metric} (mean ± s.e. over seeds)\n")
         print(summary(wide, metric).to_markdown())

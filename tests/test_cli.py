@@ -129,6 +129,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
         (["--modalities", "rna", "rna"], "two different modalities"),
         (["--method", "labeled_knn", "--max-block-cells", "9"], "not to --method 'labeled_knn'"),
         (["--max-block-cells", "0"], "--max-block-cells must be >= 1"),
+        (["--threads", "0"], "--threads must be >= 1"),
     ],
 )
 def test_options_are_checked_before_any_training(extra, message, input_file, tmp_path, monkeypatch, capsys):

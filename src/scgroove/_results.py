@@ -16,6 +16,7 @@ from anndata import AnnData
 from mudata import MuData
 
 from scgroove._constants import RESULT_KEYS
+from scgroove._matrix import in_memory
 from scgroove.align import Coupling
 
 ImputeOutput = Literal["obsm", "anndata"]
@@ -72,8 +73,14 @@ def check_imputation_size(n_cells: int, n_features: int, source: str, target: st
 
 
 def transport_features(coupling: Coupling, target_values, columns: np.ndarray) -> np.ndarray:
-    """Each source cell's coupling-weighted mean of the target cells' ``columns`` (chunked, float32)."""
-    return coupling.pull(ColumnSubset(target_values, columns), dtype=np.float32)
+    """Each source cell's coupling-weighted mean of the target cells' ``columns`` (float32).
+
+    In-memory values go block by block; backed values are read in row chunks.
+    """
+    subset = ColumnSubset(target_values, columns)
+    if in_memory(target_values):
+        return coupling.pull(target_values if subset.all else target_values[:, columns], dtype=np.float32)
+    return coupling.pull(subset, dtype=np.float32)
 
 
 def write_imputation(

@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="labeled aligners: match cells of labels larger than N (e.g. the control) within random parts of at "
         "most N cells, so time and memory stay linear in the label's size (default: exact)",
     )
+    run.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of torch (default: torch's own, all cores); use 1 when other processes share the cores: "
+        "the solvers' many small steps slow down by an order of magnitude when their threads wait for each other",
+    )
     run.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto", help="where to train (default: auto)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -151,6 +158,12 @@ def _run(args: argparse.Namespace) -> int:
             max_block_cells=args.max_block_cells,
         )
         job.check_options(options)
+        if args.threads is not None:
+            if args.threads < 1:
+                raise ValueError(f"--threads must be >= 1, got {args.threads}.")
+            import torch
+
+            torch.set_num_threads(args.threads)
         if args.input is not None and not args.input.exists():
             raise FileNotFoundError(f"Input file {str(args.input)!r} does not exist.")
         if args.input is None:

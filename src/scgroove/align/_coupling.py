@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from scgroove._matrix import row_chunks
+from scgroove._matrix import in_memory, row_chunks
 
 
 @dataclass
@@ -130,6 +130,9 @@ class Coupling:
             values = values.to_numpy()
         if values.shape[0] != self.n2:
             raise ValueError(f"values must have n2 = {self.n2} rows, got {values.shape[0]}.")
+        if rows is None and in_memory(values):
+            transported = self._pull_blockwise(values, dtype)
+            return self._normalized(transported, self.row_mass) if normalize else transported
         matrix = self.to_sparse()
         mass = self.row_mass
         if rows is not None:
@@ -143,8 +146,21 @@ class Coupling:
             product = matrix[:, start:stop] @ chunk
             transported += product.toarray() if sp.issparse(product) else np.asarray(product)
             start = stop
-        if not normalize:
-            return transported
+        return self._normalized(transported, mass) if normalize else transported
+
+    def _pull_blockwise(self, values, dtype) -> np.ndarray:
+        """``T @ values`` one block at a time (in-memory values): cost linear in the blocks' sizes."""
+        transported = np.zeros((self.n1, *values.shape[1:]), dtype=dtype)
+        for block in self.blocks:
+            part = values[block.cols]
+            if not sp.issparse(part):
+                part = np.asarray(part, dtype=np.float64)
+            product = block.plan @ part
+            transported[block.rows] += product.toarray() if sp.issparse(product) else np.asarray(product)
+        return transported
+
+    @staticmethod
+    def _normalized(transported: np.ndarray, mass: np.ndarray) -> np.ndarray:
         out = np.full_like(transported, np.nan)
         keep = mass > 0
         out[keep] = transported[keep] / mass[keep].reshape(-1, *([1] * (transported.ndim - 1)))

@@ -183,9 +183,6 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         setup_method_args = cls._get_setup_method_args(**locals())
         modalities = tuple(modalities)
         layers = dict(layers or {})
-        unknown = set(layers) - set(modalities)
-        if unknown:
-            raise KeyError(f"layers names modalities {sorted(unknown)} that are not in modalities {modalities}.")
         validate_weakly_paired(mdata, perturbation_key, modalities, layers)
         label_field = MuDataWrapper(
             CategoricalObsField, preregister_fn=_shared_label_column(perturbation_key, modalities)

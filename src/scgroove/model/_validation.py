@@ -118,6 +118,9 @@ def validate_weakly_paired(
     mdata: MuData, perturbation_key: str, modalities: Sequence[str], layers: Mapping[str, str | None]
 ) -> None:
     """Run every data check of :meth:`scgroove.GROOVE.setup_mudata`; raises on the first problem."""
+    unknown = set(layers) - set(modalities)
+    if unknown:
+        raise KeyError(f"layers names modalities {sorted(unknown)} that are not in modalities {tuple(modalities)}.")
     check_modalities(mdata, modalities)
     for modality in modalities:
         check_features(mdata, modality, layers.get(modality))

@@ -105,9 +105,6 @@ def prepare_match(
         raise ValueError("selection_repeats and selection_epochs must be >= 1.")
     modalities = tuple(modalities)
     layers = dict(layers or {})
-    unknown = set(layers) - set(modalities)
-    if unknown:
-        raise KeyError(f"layers names modalities {sorted(unknown)} that are not in modalities {modalities}.")
     validate_weakly_paired(mdata, perturbation_key, modalities, layers)
     if aligner is not None:
         if aligner not in LABELED_METHODS:
