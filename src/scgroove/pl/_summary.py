@@ -50,29 +50,27 @@ def summary(
     """One page: joint UMAP by modality and by perturbation, within-label coupling specificity, metrics.
 
     Needs a coupling (:meth:`scgroove.GROOVE.align` or :func:`scgroove.tl.match`). The UMAP panels
-    need :func:`scgroove.tl.joint_umap`; without it (e.g. a pipeline that matched each modality in
-    its own space, where no joint embedding exists) they say so instead.
+    need :func:`scgroove.tl.joint_umap`; without it (e.g. after a pipeline that matched each
+    modality in its own space, where no joint embedding exists) the page has the coupling and the
+    scores only, and its title says why.
     """
-    figure, axes = plt.subplots(2, 2, figsize=(14, 11), gridspec_kw={"wspace": 0.55, "hspace": 0.3})
     if all(RESULT_KEYS.JOINT_UMAP in adata.obsm for adata in mdata.mod.values()):
+        figure, axes = plt.subplots(2, 2, figsize=(14, 11), gridspec_kw={"wspace": 0.55, "hspace": 0.3})
         joint_embedding(mdata, "modality", ax=axes[0, 0])
         joint_embedding(mdata, perturbation_key, ax=axes[0, 1])
-    else:
-        pipeline = mdata.uns.get(RESULT_KEYS.UNS, {}).get("match", {}).get("pipeline", "this result")
-        for ax in axes[0]:
-            ax.axis("off")
-        axes[0, 0].text(
-            0.0,
-            0.5,
-            f"No joint UMAP: {pipeline} matched each modality in its own space\n"
-            "(run scgroove.tl.joint_umap on a shared representation to show one).",
-            fontsize=11,
-            va="center",
-        )
+        bottom = axes[1]
+    else:  # no shared space: the coupling and the scores only, and a title that says why
+        figure, bottom = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"wspace": 0.55})
+        record = mdata.uns.get(RESULT_KEYS.UNS, {}).get("match", {})
+        if record.get("shared_space", True):
+            title = "No joint UMAP yet: run scgroove.tl.joint_umap(mdata, use_rep=...) for the top panels"
+        else:
+            title = f"{record['pipeline']}: each modality matched in its own space, so there is no joint UMAP"
+        figure.suptitle(title, fontsize=11)
     coupling = mdata.uns[RESULT_KEYS.UNS][coupling_key]
     if "block_labels" in coupling:
-        coupling_specificity(mdata, coupling_key, ax=axes[1, 0])
+        coupling_specificity(mdata, coupling_key, ax=bottom[0])
     else:
-        coupling_heatmap(mdata, coupling_key, label_key=perturbation_key, ax=axes[1, 0])
-    metrics_table(metrics or {}, ax=axes[1, 1])
+        coupling_heatmap(mdata, coupling_key, label_key=perturbation_key, ax=bottom[0])
+    metrics_table(metrics or {}, ax=bottom[1])
     return finish(figure, show, save)
