@@ -60,21 +60,14 @@ def compare(cells: int, labels: int, repeats: int) -> dict:
 
 def at_scale(method: str, cells: int, labels: int) -> dict:
     from _common import peak_rss_mib, reset_peak_rss
-    from ot_scaling import _problem
+    from ot_scaling import _problem, solve_labeled
 
-    import scgroove as sg
-
-    z1, z2, s1, s2, l1, l2 = _problem(cells, labels)
+    problem = _problem(cells, labels)
     reset_peak_rss()
     from _common import current_peak_rss_mib
 
     before = current_peak_rss_mib()
-    start = time.perf_counter()
-    if method == "labeled_ot":
-        coupling = sg.align.labeled_ot(z1, z2, l1, l2)
-    else:
-        coupling = sg.align.labeled_gw(s1, s2, l1, l2)
-    seconds = time.perf_counter() - start
+    coupling, seconds = solve_labeled(method, problem)
     return {
         "method": method,
         "cells": cells,

@@ -32,19 +32,26 @@ def _problem(n: int, n_labels: int, seed: int = 0):
     return z1, z2, s1, s2, labels1, labels2
 
 
-def ours(method: str, n: int, n_labels: int) -> dict:
-    from _common import peak_rss_mib
-
+def solve_labeled(method: str, problem) -> tuple:
+    """``(coupling, seconds)`` of scgroove's labeled OT (on the shared latents) or labeled GW (on
+    each modality's structure) for a problem made by :func:`_problem`."""
     import scgroove as sg
 
-    z1, z2, s1, s2, l1, l2 = _problem(n, n_labels)
-    base = peak_rss_mib()
+    z1, z2, s1, s2, l1, l2 = problem
     start = time.perf_counter()
     if method == "labeled_ot":
         coupling = sg.align.labeled_ot(z1, z2, l1, l2)
     else:
         coupling = sg.align.labeled_gw(s1, s2, l1, l2)
-    seconds = time.perf_counter() - start
+    return coupling, time.perf_counter() - start
+
+
+def ours(method: str, n: int, n_labels: int) -> dict:
+    from _common import peak_rss_mib
+
+    problem = _problem(n, n_labels)
+    base = peak_rss_mib()
+    coupling, seconds = solve_labeled(method, problem)
     dense = coupling.to_sparse().toarray() if n <= 2000 else None
     if dense is not None:
         np.save(f"/tmp/scgroove_bench_{method}_{n}_{n_labels}.npy", dense)

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 import torch
 
 import scgroove as sg
+from scgroove.align._blocks import one_hot_labels
 from scgroove.benchmark import label_mean_imputation
 from scgroove.benchmark._runner import quiet_libraries
 from scgroove.model._guide import modality_pca
@@ -156,7 +157,7 @@ def score_imputation(imputed: np.ndarray, truth: dict, prefix: str) -> dict:
 def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
     labels1, labels2 = truth["labels"]
     out = []
-    one_hot = sg.benchmark._learners._one_hot(labels1, labels2)
+    one_hot = one_hot_labels(labels1, labels2)
     coupling = sg.align.align(*one_hot, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
     out += [("label_only+labeled_ot", k, v) for k, v in score_coupling(coupling, truth, "").items()]
     for epsilon in GW_EPSILONS:

@@ -110,3 +110,15 @@ def test_bad_input_is_refused_before_any_training(small_mdata, monkeypatch, kwar
     with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         sg.tl.match(small_mdata, **kwargs)
     assert "groove" not in small_mdata.uns
+
+
+def test_an_imputation_too_large_for_obsm_is_refused_before_training(small_mdata, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(sg.GROOVE, "train", no_training)
+    too_small = small_mdata["protein"].n_obs * small_mdata["rna"].n_vars * 4 - 1  # reverse needs one byte more
+    with pytest.raises(ValueError, match="too large for obsm"):
+        sg.tl.match(small_mdata, impute="reverse", max_obsm_bytes=too_small)
+    assert "groove" not in small_mdata.uns
+    sg.tl.match(small_mdata, pipeline="pca_gw", impute="forward", max_obsm_bytes=too_small)  # forward fits

@@ -38,12 +38,12 @@ def write_coupling(
     uns["perturbation_key"] = perturbation_key
 
 
-def stored_coupling(mdata: MuData, key: str, hint: str = "model.align") -> Coupling:
+def stored_coupling(mdata: MuData, key: str) -> Coupling:
     """The coupling stored under ``mdata.uns["groove"][key]``; a ``KeyError`` saying how to make one."""
     stored = mdata.uns.get(RESULT_KEYS.UNS, {}).get(key)
     if stored is None:
         raise KeyError(
-            f"No coupling stored under mdata.uns['groove'][{key!r}]: call {hint}(key_added={key!r}) first, "
+            f"No coupling stored under mdata.uns['groove'][{key!r}]: call model.align(key_added={key!r}) first, "
             "or pass coupling=."
         )
     return Coupling.from_uns(stored)

@@ -60,29 +60,15 @@ class RunOptions:
 
 def check_options(options: RunOptions) -> None:
     """Refuse options that would fail after training; raises ``ValueError`` naming the option."""
-    from scgroove.align import LABELED_METHODS, SHARED_SPACE, default_params
-    from scgroove.tl._match import IMPUTE_DIRECTIONS, PIPELINES
+    from scgroove.align import default_params
+    from scgroove.tl._match import CLI_NAMES, check_choices, pipeline_aligners
 
-    if options.pipeline != "auto" and options.pipeline not in PIPELINES:
-        raise ValueError(f"--pipeline {options.pipeline!r}: choose from {', '.join([*PIPELINES, 'auto'])}.")
-    if options.method is not None:
-        if options.method not in LABELED_METHODS:
-            choices = ", ".join(LABELED_METHODS)
-            raise ValueError(f"--method {options.method!r} is not a labeled aligner; choose from {choices}.")
-        if options.pipeline == "auto":
-            raise ValueError("--method cannot be combined with --pipeline auto (each candidate has its aligner).")
-        if options.method in SHARED_SPACE and not PIPELINES[options.pipeline].shared_space:
-            raise ValueError(
-                f"--method {options.method!r} needs one shared space; --pipeline {options.pipeline!r} has two."
-            )
-    aligners = [aligner_of(options.pipeline, options.method)] if options.pipeline != "auto" else ["labeled_ot"]
+    check_choices(options.pipeline, options.method, options.impute, CLI_NAMES)
     if options.max_block_cells is not None:
-        if any("max_block_cells" not in default_params(aligner) for aligner in aligners):
+        if any("max_block_cells" not in default_params(a) for a in pipeline_aligners(options.pipeline, options.method)):
             raise ValueError(f"--max-block-cells applies to labeled OT/GW/FGW, not to --method {options.method!r}.")
         if options.max_block_cells < 1:
             raise ValueError(f"--max-block-cells must be >= 1, got {options.max_block_cells}.")
-    if options.impute not in IMPUTE_DIRECTIONS:
-        raise ValueError(f"--impute {options.impute!r}: choose from {', '.join(IMPUTE_DIRECTIONS)}.")
     if options.n_latent < 1 or options.max_epochs < 1:
         raise ValueError(f"--n-latent and --max-epochs must be >= 1, got {options.n_latent} and {options.max_epochs}.")
     if options.accelerator not in ("cpu", "gpu", "auto"):
@@ -94,13 +80,6 @@ def check_options(options: RunOptions) -> None:
             raise ValueError(f"--save-model needs --pipeline groove (pipeline {options.pipeline!r} trains no model).")
     if len(options.modalities) != 2 or options.modalities[0] == options.modalities[1]:
         raise ValueError(f"--modalities needs two different modalities, got {list(options.modalities)}.")
-
-
-def aligner_of(pipeline: str, method: str | None) -> str:
-    """The aligner a run uses: ``--method`` when given, else the pipeline's own."""
-    from scgroove.tl._match import PIPELINES
-
-    return method if method is not None else PIPELINES[pipeline].aligner
 
 
 def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
@@ -142,7 +121,7 @@ def execute(plan: MatchPlan, options: RunOptions) -> RunResult:
     truth = DatasetTruth.from_mudata(mdata, options.perturbation_key, options.modalities)
     scores = {}
     if truth is not None:
-        shared = result.representations if mdata.uns["groove"]["match"]["shared_space"] else None
+        shared = result.representations if result.shared_space else None
         imputed = result.imputed.get((m1, m2))
         scores = score_against_truth(truth, latents=shared, coupling=result.coupling, imputed=imputed)
         mdata.uns["groove"]["metrics"] = scores
@@ -180,7 +159,7 @@ def write_outputs(result: RunResult, perturbation_key: str, out: Path | None, fi
         import matplotlib
 
         matplotlib.use("Agg")
-        if result.mdata.uns["groove"]["match"]["shared_space"]:
+        if result.match.shared_space:
             tl.joint_umap(result.mdata, use_rep=MATCH_KEY)
         fig = pl.summary(result.mdata, perturbation_key, result.metrics)
         figure.parent.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,13 @@ def _split_large(labels, rows, cols, max_block_cells: int, seed: int):
     return out_labels, out_rows, out_cols
 
 
+def one_hot_labels(labels1, labels2) -> tuple[np.ndarray, np.ndarray]:
+    """Each modality's labels as one-hot float32 columns over one shared, sorted category list."""
+    labels1, labels2 = np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)
+    categories = np.unique(np.concatenate([labels1, labels2]))
+    return tuple((lab[:, None] == categories[None, :]).astype(np.float32) for lab in (labels1, labels2))
+
+
 def size_buckets(
     n_rows: np.ndarray, n_cols: np.ndarray, max_elements: int = 2**24, max_ratio: float = 1.5, small: int = 4096
 ):

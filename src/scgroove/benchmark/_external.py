@@ -123,7 +123,7 @@ def moscot_coupling(
     except ImportError as error:  # pragma: no cover - optional
         raise ImportError("moscot is not installed: pip install moscot (it brings jax and ott-jax).") from error
     from scgroove.align import Coupling, CouplingBlock
-    from scgroove.align._blocks import label_blocks
+    from scgroove.align._blocks import label_blocks, one_hot_labels
 
     if mode not in MOSCOT_MODES:
         raise ValueError(f"mode must be one of {MOSCOT_MODES}, got {mode!r}.")
@@ -156,8 +156,7 @@ def moscot_coupling(
         return Coupling(len(x1), len(x2), out, f"moscot_{mode}", params, {"n_blocks": len(out)}, converged=converged)
     joint = None
     if mode == "fgw_labels":
-        categories = np.unique(np.concatenate([labels1, labels2]))
-        joint = tuple((lab[:, None] == categories[None, :]).astype(np.float32) for lab in (labels1, labels2))
+        joint = one_hot_labels(labels1, labels2)
         params["alpha"] = alpha
     plan, converged = solved(x1, x2, joint, alpha if mode == "fgw_labels" else 1.0)
     block = CouplingBlock(np.arange(len(x1)), np.arange(len(x2)), plan / plan.sum())

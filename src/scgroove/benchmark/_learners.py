@@ -9,6 +9,7 @@ import numpy as np
 from mudata import MuData
 
 from scgroove._mudata import relabelled_copy
+from scgroove.align._blocks import one_hot_labels
 from scgroove.model._guide import pca_per_modality
 
 
@@ -90,13 +91,7 @@ def pca_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int,
 def label_only_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
     """One-hot labels as the 'representation': knows the group, nothing inside it (a floor)."""
     labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-    return Representation(*_one_hot(*labels), shared=True, relearn=_one_hot)
-
-
-def _one_hot(labels1, labels2) -> tuple[np.ndarray, np.ndarray]:
-    labels1, labels2 = np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)
-    categories = np.unique(np.concatenate([labels1, labels2]))
-    return tuple((lab[:, None] == categories[None, :]).astype(np.float32) for lab in (labels1, labels2))
+    return Representation(*one_hot_labels(*labels), shared=True, relearn=one_hot_labels)
 
 
 def uniport_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:

@@ -300,8 +300,8 @@ class ModelOutputsMixin:
             ``"obsm"``: a DataFrame written to ``mdata[source].obsm["groove_imputed_<target>"]``,
             for small feature sets (refused beyond ``max_obsm_bytes``); ``"anndata"``: an AnnData
             ``(source cells x target features)`` returned and not written, to add as a modality
-            (``mdata.mod["protein_imputed"] = adata``) or write to disk. Both are computed
-            ``batch_size`` source cells at a time.
+            (``mdata.mod["protein_imputed"] = adata``) or write to disk. Transport reads the
+            target in row chunks when it is backed; decoding goes ``batch_size`` cells at a time.
         max_obsm_bytes
             Largest imputation (float32) that ``output="obsm"`` writes; 256 MiB by default.
         batch_size

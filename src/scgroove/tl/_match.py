@@ -11,9 +11,17 @@ import pandas as pd
 from anndata import AnnData
 from mudata import MuData
 
+from scgroove._constants import RESULT_KEYS
 from scgroove._mudata import relabelled_copy
-from scgroove._results import groove_uns, transport_features, write_coupling, write_imputation
+from scgroove._results import (
+    check_imputation_size,
+    groove_uns,
+    transport_features,
+    write_coupling,
+    write_imputation,
+)
 from scgroove.align import Coupling, align, select_by_label_resolution
+from scgroove.align._blocks import one_hot_labels
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
@@ -76,6 +84,47 @@ class MatchResult:
     """Held-out label resolution of every candidate (``pipeline="auto"`` only)."""
     seconds: float = float("nan")
 
+    @property
+    def shared_space(self) -> bool:
+        """Whether both modalities' representations live in one space (a joint UMAP makes sense)."""
+        return PIPELINES[self.pipeline].shared_space
+
+
+#: How :func:`check_choices` names the arguments: as in Python, or as the command line's options.
+PYTHON_NAMES = {"pipeline": "pipeline", "aligner": "aligner", "auto": "pipeline='auto'", "impute": "impute"}
+CLI_NAMES = {"pipeline": "--pipeline", "aligner": "--method", "auto": "--pipeline auto", "impute": "--impute"}
+
+
+def check_choices(pipeline: str, aligner: str | None, impute: str, names: Mapping[str, str] = PYTHON_NAMES) -> None:
+    """Refuse an unknown pipeline or imputation direction and an aligner that does not fit the pipeline.
+
+    Needs no data, so the command line runs it before reading its input.
+    """
+    from scgroove.align import LABELED_METHODS, SHARED_SPACE
+
+    if pipeline != "auto" and pipeline not in PIPELINES:
+        raise ValueError(f"Unknown {names['pipeline']} {pipeline!r}; choose from {', '.join([*PIPELINES, 'auto'])}.")
+    if impute not in IMPUTE_DIRECTIONS:
+        raise ValueError(f"{names['impute']} must be one of {IMPUTE_DIRECTIONS}, got {impute!r}.")
+    if aligner is None:
+        return
+    if aligner not in LABELED_METHODS:
+        choices = ", ".join(LABELED_METHODS)
+        raise ValueError(f"{names['aligner']} {aligner!r} is not a labeled aligner; choose from {choices}.")
+    if pipeline == "auto":
+        raise ValueError(f"{names['aligner']} cannot be combined with {names['auto']} (each candidate has its own).")
+    if aligner in SHARED_SPACE and not PIPELINES[pipeline].shared_space:
+        raise ValueError(
+            f"{names['aligner']} {aligner!r} needs one shared space; {names['pipeline']} {pipeline!r} has two."
+        )
+
+
+def pipeline_aligners(pipeline: str, aligner: str | None) -> list[str]:
+    """The aligner(s) a call may run: ``aligner`` when given, else the pipeline's (every candidate's for auto)."""
+    if aligner is not None:
+        return [aligner]
+    return [PIPELINES[name].aligner for name in (AUTO_CANDIDATES if pipeline == "auto" else [pipeline])]
+
 
 def prepare_match(
     mdata: MuData,
@@ -92,34 +141,25 @@ def prepare_match(
     seed: int = 0,
     selection_repeats: int = 2,
     selection_epochs: int = 20,
+    max_obsm_bytes: int = 2**28,
 ) -> MatchPlan:
     """Check every argument and the data of :func:`match`; raises before anything is trained."""
-    from scgroove.align import LABELED_METHODS, SHARED_SPACE, default_params
+    from scgroove.align import default_params
     from scgroove.model._validation import validate_weakly_paired
 
-    if pipeline != "auto" and pipeline not in PIPELINES:
-        raise ValueError(f"Unknown pipeline {pipeline!r}; choose from {', '.join([*PIPELINES, 'auto'])}.")
-    if impute not in IMPUTE_DIRECTIONS:
-        raise ValueError(f"impute must be one of {IMPUTE_DIRECTIONS}, got {impute!r}.")
+    check_choices(pipeline, aligner, impute)
     if selection_repeats < 1 or selection_epochs < 1:
         raise ValueError("selection_repeats and selection_epochs must be >= 1.")
     modalities = tuple(modalities)
     layers = dict(layers or {})
     validate_weakly_paired(mdata, perturbation_key, modalities, layers)
-    if aligner is not None:
-        if aligner not in LABELED_METHODS:
-            raise ValueError(f"aligner {aligner!r} is not a labeled aligner; choose from {', '.join(LABELED_METHODS)}.")
-        if pipeline == "auto":
-            raise ValueError("aligner cannot be combined with pipeline='auto' (each candidate has its own).")
-        if aligner in SHARED_SPACE and not PIPELINES[pipeline].shared_space:
-            raise ValueError(f"aligner {aligner!r} needs one shared space; pipeline {pipeline!r} has two.")
     aligner_params = dict(aligner_params or {})
-    names = AUTO_CANDIDATES if pipeline == "auto" else [pipeline]
-    aligners = {aligner} if aligner is not None else {PIPELINES[name].aligner for name in names}
-    for aligner in aligners:
-        wrong = set(aligner_params) - set(default_params(aligner))
+    for name in set(pipeline_aligners(pipeline, aligner)):
+        wrong = set(aligner_params) - set(default_params(name))
         if wrong:
-            raise TypeError(f"aligner_params {sorted(wrong)} are not parameters of {aligner!r}.")
+            raise TypeError(f"aligner_params {sorted(wrong)} are not parameters of {name!r}.")
+    for source, target in _directions(modalities, impute):
+        check_imputation_size(mdata.mod[source].n_obs, mdata.mod[target].n_vars, source, target, "obsm", max_obsm_bytes)
     return MatchPlan(
         mdata,
         pipeline,
@@ -163,7 +203,10 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         ``"reverse"``, ``"both"``, ``"none"``), ``key_added`` (coupling key), ``aligner_params``
         (e.g. ``{"epsilon": 0.03, "max_block_cells": 2000}``),
         ``train_kwargs`` (``GROOVE.train``, e.g. ``{"max_epochs": 100}``), ``model_kwargs``
-        (``GROOVE(...)``), ``seed``, ``selection_repeats``, ``selection_epochs``.
+        (``GROOVE(...)``), ``seed``, ``selection_repeats``, ``selection_epochs``,
+        ``max_obsm_bytes`` (largest imputation written to ``obsm``, checked before training;
+        256 MiB by default: impute many features with :meth:`scgroove.GROOVE.impute`'s
+        ``features=`` or ``output="anndata"`` instead).
 
     Returns
     -------
@@ -197,16 +240,13 @@ def run_match(plan: MatchPlan) -> MatchResult:
     aligner = plan.aligner or spec.aligner
     x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
     coupling = align(x1, x2, labels[0], labels[1], method=aligner, **plan.aligner_params)
-    m1, m2 = plan.modalities
+    m1 = plan.modalities[0]
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
-    if model is not None:  # GROOVE's latents also where scanpy users of GROOVE look for them
-        model.write_latent(plan.mdata)
     write_coupling(plan.mdata, coupling, plan.modalities, plan.perturbation_key, plan.key_added)
-    directions = {"forward": [(m1, m2)], "reverse": [(m2, m1)], "both": [(m1, m2), (m2, m1)], "none": []}
     imputed = {
         (source, target): _impute(plan, coupling if source == m1 else coupling.transpose(), source, target)
-        for source, target in directions[plan.impute]
+        for source, target in _directions(plan.modalities, plan.impute)
     }
     seconds = time.perf_counter() - start
     record = {
@@ -235,9 +275,7 @@ def _representation(plan: MatchPlan, kind: str, labels, train_kwargs: dict):
     if kind == "pca":
         return (*pca_per_modality(plan.mdata, plan.modalities, layers=plan.layers), None)
     if kind == "label_only":
-        categories = np.unique(np.concatenate(labels))
-        x1, x2 = ((lab[:, None] == categories[None, :]).astype(np.float32) for lab in labels)
-        return x1, x2, None
+        return (*one_hot_labels(*labels), None)
     import scvi
 
     from scgroove.model import GROOVE
@@ -248,8 +286,15 @@ def _representation(plan: MatchPlan, kind: str, labels, train_kwargs: dict):
     )
     model = GROOVE(plan.mdata, **plan.model_kwargs)
     model.train(**{"seed": plan.seed, **train_kwargs})
-    latents = model.get_latent_representation(plan.mdata)
-    return latents[plan.modalities[0]], latents[plan.modalities[1]], model
+    model.write_latent(plan.mdata)  # where scanpy users of GROOVE look for its latent; encoded once
+    x1, x2 = (plan.mdata.mod[m].obsm[RESULT_KEYS.LATENT] for m in plan.modalities)
+    return x1, x2, model
+
+
+def _directions(modalities: Sequence[str], impute: str) -> list[tuple[str, str]]:
+    """``(source, target)`` pairs of an imputation direction."""
+    m1, m2 = modalities
+    return {"forward": [(m1, m2)], "reverse": [(m2, m1)], "both": [(m1, m2), (m2, m1)], "none": []}[impute]
 
 
 def _impute(plan: MatchPlan, coupling: Coupling, source: str, target: str):
@@ -269,11 +314,18 @@ def _select(plan: MatchPlan):
     labels2 = plan.mdata.mod[m2].obs[plan.perturbation_key].astype(str).to_numpy()
     quick = {**plan.train_kwargs, "max_epochs": plan.selection_epochs, "enable_progress_bar": False}
 
+    pca = {}  # label-blind: computed once, for every merge
+
     def align_with(coarse1, coarse2, pipeline):
         spec = PIPELINES[pipeline]
-        relabelled = relabelled_copy(plan.mdata, plan.perturbation_key, plan.modalities, coarse1, coarse2)
-        sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled})
-        x1, x2, _ = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
+        if spec.representation == "pca":
+            if not pca:
+                pca["x"] = _representation(plan, "pca", None, quick)[:2]
+            x1, x2 = pca["x"]
+        else:
+            relabelled = relabelled_copy(plan.mdata, plan.perturbation_key, plan.modalities, coarse1, coarse2)
+            sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled})
+            x1, x2, _ = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
         return align(x1, x2, coarse1, coarse2, method=spec.aligner, **plan.aligner_params)
 
     return select_by_label_resolution(
