@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from scgroove import align, benchmark, datasets, losses, metrics, pl, tl
+from scgroove import align, benchmark, datasets, losses, metrics, pl, pp, tl
 from scgroove.model import GROOVE, LabelAwareVAE
 
 try:
@@ -10,4 +10,16 @@ try:
 except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["GROOVE", "LabelAwareVAE", "align", "benchmark", "datasets", "losses", "metrics", "pl", "tl", "__version__"]
+__all__ = [
+    "GROOVE",
+    "LabelAwareVAE",
+    "align",
+    "benchmark",
+    "datasets",
+    "losses",
+    "metrics",
+    "pl",
+    "pp",
+    "tl",
+    "__version__",
+]

@@ -11,6 +11,9 @@ class _RegistryKeys(NamedTuple):
     # row numbers of a batch's cells in each modality (to look up a guide coupling)
     INDICES_1: str = "indices_1"
     INDICES_2: str = "indices_2"
+    # batch (donor) covariate codes of each modality, when set up with batch_key
+    BATCH_1: str = "batch_1"
+    BATCH_2: str = "batch_2"
 
 
 class _ResultKeys(NamedTuple):
@@ -18,6 +21,7 @@ class _ResultKeys(NamedTuple):
     JOINT_UMAP: str = "X_groove_umap"
     UNS: str = "groove"
     LABEL_COLUMN: str = "_groove_perturbation"
+    BATCH_COLUMN: str = "_groove_batch"
     DENOISED_LAYER: str = "groove_denoised"
     IMPUTED_PREFIX: str = "groove_imputed_"
 
@@ -27,3 +31,4 @@ RESULT_KEYS = _ResultKeys()
 #: Registry key of each modality's data and labels, by modality index (1 or 2).
 X_KEYS = {1: REGISTRY_KEYS.X_1, 2: REGISTRY_KEYS.X_2}
 LABELS_KEYS = {1: REGISTRY_KEYS.LABELS_1, 2: REGISTRY_KEYS.LABELS_2}
+BATCH_KEYS = {1: REGISTRY_KEYS.BATCH_1, 2: REGISTRY_KEYS.BATCH_2}

@@ -30,6 +30,9 @@ class CouplingBlock:
     plan: np.ndarray | sp.spmatrix
     label: str | None = None
 
+    def __repr__(self) -> str:
+        return f"CouplingBlock(label={self.label!r}, {len(self.rows)} x {len(self.cols)})"
+
 
 @dataclass
 class Coupling:
@@ -67,6 +70,13 @@ class Coupling:
     info: dict = field(default_factory=dict)
     converged: bool | None = None
     cost: float | None = None
+
+    def __repr__(self) -> str:  # one line: a coupling of a screen has thousands of blocks of arrays
+        state = {True: "converged", False: "not converged", None: "convergence unknown"}[self.converged]
+        return (
+            f"Coupling({self.n1} x {self.n2} cells, {len(self.blocks)} block(s), method={self.method!r}, "
+            f"{state}, params={self.params})"
+        )
 
     @classmethod
     def from_matrix(cls, matrix, method: str = "") -> Coupling:

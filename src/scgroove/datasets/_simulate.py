@@ -42,9 +42,12 @@ def _observe(
     noise: float,
     rng: np.random.Generator,
     library_size: float | None = None,
+    batch_shift: np.ndarray | None = None,
 ) -> np.ndarray:
     signal = _random_map(latent.shape[1], n_features, rng)(latent)
     signal = (signal - signal.mean(0)) / (signal.std(0) + 1e-8)
+    if batch_shift is not None:  # technical batch effect: a per-feature shift of the log rate / mean / logit
+        signal = signal + batch_shift
     if kind == "counts":
         baseline = rng.normal(0, 1, n_features)  # gene-wise expression level
         log_rate = baseline + 1.0 * signal
@@ -78,6 +81,11 @@ def simulate(
     heterogeneous_perturbations: int = 0,
     keep_fraction: float | Sequence[float] = 1.0,
     library_size: float | None = None,
+    null_fraction: float = 0.0,
+    guides_per_perturbation: int = 1,
+    guide_efficiency: tuple[float, float] = (0.3, 1.0),
+    n_batches: int = 1,
+    batch_effect: float = 0.5,
     seed: int = 0,
 ) -> md.MuData:
     r"""Simulate a weakly paired perturbation screen whose hidden pairing is known.
@@ -95,7 +103,15 @@ def simulate(
     with :math:`\rho` = ``shared_fraction`` (1: all perturbation signal shared) and :math:`\delta`
     = ``effect_size``. Modality :math:`m` sees :math:`h^m_t` through its own random two-layer
     tanh network, then counts (negative binomial with log-normal library sizes), continuous
-    (Gaussian noise) or binary (Bernoulli) observations. Finally the pairing is hidden: each
+    (Gaussian noise) or binary (Bernoulli) observations.
+
+    A screen as it is: ``null_fraction`` of the perturbations have no effect at all (their cells
+    are distributed as control), each perturbation (gene) can be delivered by several guides of
+    different efficiency :math:`e_{pk}` (the effect is scaled by it; ``obs["guide"]``), and every
+    true cell belongs to one of ``n_batches`` batches (donors, seen by both modalities) that shift
+    each modality's features by a technical effect of its own (``obs["batch"]``). The
+    within-group state :math:`c_t` and response :math:`r_t` are what both modalities share
+    beyond the label. Finally the pairing is hidden: each
     modality keeps its own random subset of the true cells (``keep_fraction``), in its own random
     order, under unrelated obs names.
 
@@ -137,7 +153,24 @@ def simulate(
     library_size
         Median counts per cell of count modalities (default ``20 * n_features``, dense); a
         droplet-like RNA modality has a few thousand counts over thousands of genes, so most
-        entries are 0. Count modalities are stored as CSR when more than half their entries are 0.
+        entries are 0. Count modalities are stored as CSR when more than half their entries are 0
+        (e.g. ``n_features={"rna": 20000}, library_size=3000`` for a droplet screen).
+    null_fraction
+        Fraction of the perturbations (chosen at random) with no effect in either modality;
+        listed in ``mdata.uns["simulation"]["null_perturbations"]``.
+    guides_per_perturbation
+        Guides per perturbation; each cell of a perturbation gets one at random. With more than
+        one, ``obs["guide"]`` holds ``"<perturbation>_g<k>"`` (control cells: ``"control_g<k>"``,
+        non-targeting guides) and ``obs["perturbation"]`` the gene.
+    guide_efficiency
+        Range of the uniform draw of each guide's efficiency (the factor on its gene's effect);
+        used when ``guides_per_perturbation > 1``.
+    n_batches
+        Batches (donors) shared by both modalities, each cell in one at random; with more than
+        one, ``obs["batch"]`` holds ``"batch_<b>"``.
+    batch_effect
+        Standard deviation of each batch's per-feature shift (log rate for counts, value for
+        continuous, logit for binary features), drawn per modality.
     seed
         Random seed.
 
@@ -154,6 +187,15 @@ def simulate(
         raise ValueError("n_perturbations must be at least 1.")
     if heterogeneous_perturbations > n_perturbations:
         raise ValueError("heterogeneous_perturbations cannot exceed n_perturbations.")
+    if not 0 <= null_fraction <= 1:
+        raise ValueError(f"null_fraction must be in [0, 1], got {null_fraction}.")
+    if guides_per_perturbation < 1 or n_batches < 1:
+        raise ValueError("guides_per_perturbation and n_batches must be at least 1.")
+    low, high = guide_efficiency
+    if not 0 <= low <= high:
+        raise ValueError(f"guide_efficiency must be (low, high) with 0 <= low <= high, got {guide_efficiency}.")
+    if batch_effect < 0:
+        raise ValueError(f"batch_effect must be >= 0, got {batch_effect}.")
     modalities = dict(modalities or {"rna": "counts", "protein": "continuous"})
     if len(modalities) != 2:
         raise ValueError(f"simulate makes exactly two modalities, got {list(modalities)}.")
@@ -187,15 +229,28 @@ def simulate(
         response_group[members[rng.random(len(members)) < 0.5]] = 1
     shared_effect = np.where(response_group[:, None] == 1, shared_alt[group], shared[group])
     strength = 1 + response_variability * rng.normal(size=(n_cells, 1))
+    # the screen's knobs draw from their own stream, so the defaults reproduce earlier versions
+    screen_rng = np.random.default_rng([seed, 1])
+    null = np.zeros(len(names), dtype=bool)
+    null[screen_rng.permutation(n_perturbations)[: int(round(null_fraction * n_perturbations))]] = True
+    guide = screen_rng.integers(0, guides_per_perturbation, n_cells)
+    efficiency = np.ones((len(names), guides_per_perturbation))
+    if guides_per_perturbation > 1:
+        efficiency = screen_rng.uniform(low, high, (len(names), guides_per_perturbation))
+    effect_scale = np.where(null[group], 0.0, efficiency[group, guide])[:, None]
+    batch = screen_rng.integers(0, n_batches, n_cells)
 
     adatas = {}
     for (modality, kind), keep_m in zip(modalities.items(), keep, strict=True):
         specific = rng.normal(0, scale, (len(names), n_latent))
         specific[-1] = 0.0
-        latent = state + strength * (
+        latent = state + strength * effect_scale * (
             np.sqrt(shared_fraction) * shared_effect + np.sqrt(1 - shared_fraction) * specific[group]
         )
-        X = _observe(latent, kind, n_features[modality], noise, rng, library_size)
+        batch_shift = None
+        if n_batches > 1:
+            batch_shift = screen_rng.normal(0, batch_effect, (n_batches, n_features[modality]))[batch]
+        X = _observe(latent, kind, n_features[modality], noise, rng, library_size, batch_shift)
         kept = rng.permutation(n_cells)[: max(1, int(round(keep_m * n_cells)))]
         obs = pd.DataFrame(
             {
@@ -206,6 +261,12 @@ def simulate(
             },
             index=[f"{modality}_{i:06d}" for i in range(len(kept))],
         )
+        if guides_per_perturbation > 1:
+            guide_names = [f"{name}_g{k + 1}" for name in names for k in range(guides_per_perturbation)]
+            guide_of_cell = np.array(guide_names)[group[kept] * guides_per_perturbation + guide[kept]]
+            obs.insert(1, "guide", pd.Categorical(guide_of_cell, categories=guide_names))
+        if n_batches > 1:
+            obs["batch"] = pd.Categorical([f"batch_{b}" for b in batch[kept]])
         X_kept = X[kept]
         if kind == "counts" and (X_kept == 0).mean() > 0.5:
             X_kept = sp.csr_matrix(X_kept)
@@ -229,6 +290,12 @@ def simulate(
         "heterogeneous_perturbations": heterogeneous_perturbations,
         "keep_fraction": keep,
         "library_size": library_size,
+        "null_fraction": null_fraction,
+        "null_perturbations": [n for n, is_null in zip(names, null, strict=True) if is_null],
+        "guides_per_perturbation": guides_per_perturbation,
+        "guide_efficiency": efficiency.tolist(),
+        "n_batches": n_batches,
+        "batch_effect": batch_effect,
         "seed": seed,
         "truth_key": TRUTH_KEY,
     }

@@ -7,6 +7,7 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from mudata import MuData
@@ -15,10 +16,12 @@ from scvi.data.fields import CategoricalObsField, MuDataLayerField, MuDataWrappe
 from scvi.model.base import BaseModelClass
 from scvi.train import TrainRunner
 
-from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove._constants import BATCH_KEYS, LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove._results import groove_uns
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter
 from scgroove.model._guide import guide_matrix, structure_guide
 from scgroove.model._outputs import ModelOutputsMixin
+from scgroove.model._screen import EXCLUDED, NullHandling, contrast_codes, screen_design
 from scgroove.model._validation import check_likelihoods, validate_weakly_paired
 from scgroove.module import choose_likelihood
 from scgroove.train import GROOVETrainingPlan
@@ -26,8 +29,8 @@ from scgroove.train import GROOVETrainingPlan
 logger = logging.getLogger(__name__)
 
 
-def _shared_label_column(perturbation_key: str, modalities: Sequence[str]):
-    """Pre-register hook: one Categorical over the union of both modalities' labels.
+def _shared_categorical_column(key: str, column: str, modalities: Sequence[str]):
+    """Pre-register hook: ``obs[column]``, one Categorical over the union of both modalities' ``obs[key]``.
 
     Each scvi-tools categorical field builds its own code mapping from its column's categories,
     so both modalities get a helper column with identical categories and the codes agree. The
@@ -35,11 +38,11 @@ def _shared_label_column(perturbation_key: str, modalities: Sequence[str]):
     """
 
     def preregister(_field, mdata: MuData) -> None:
-        present = [m for m in modalities if m in mdata.mod and perturbation_key in mdata.mod[m].obs]
-        categories = sorted(set().union(*(set(mdata.mod[m].obs[perturbation_key].astype(str)) for m in present)))
+        present = [m for m in modalities if m in mdata.mod and key in mdata.mod[m].obs]
+        categories = sorted(set().union(*(set(mdata.mod[m].obs[key].astype(str)) for m in present)))
         for m in present:
             obs = mdata.mod[m].obs
-            obs[RESULT_KEYS.LABEL_COLUMN] = pd.Categorical(obs[perturbation_key].astype(str), categories=categories)
+            obs[column] = pd.Categorical(obs[key].astype(str), categories=categories)
 
     return preregister
 
@@ -82,11 +85,15 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         n_latent: int = 32,
         likelihoods: Mapping[str, str] | None = None,
         registry: dict | None = None,
+        contrast_groups: Mapping[str, str | None] | None = None,
         **module_kwargs,
     ):
         super().__init__(mdata, registry=registry)
         self.modalities: tuple[str, str] = tuple(self.registry_["setup_args"]["modalities"])
         likelihoods = self._resolve_likelihoods(likelihoods)
+        if contrast_groups is None:
+            contrast_groups = self._design_contrast_groups()
+        self.contrast_groups: dict[str, str | None] = dict(contrast_groups)
         known = set(inspect.signature(self._module_cls).parameters)
         unknown = sorted(set(module_kwargs) - known)
         if unknown:
@@ -95,7 +102,7 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
                 f"{self._module_cls.__name__} takes {sorted(known - {'n_input_1', 'n_input_2'})}."
             )
         # the resolved likelihoods are saved, so a model loads without data
-        init_locals = {**locals(), "likelihoods": likelihoods}
+        init_locals = {**locals(), "likelihoods": likelihoods, "contrast_groups": self.contrast_groups}
         self.init_params_ = self._get_init_params({k: v for k, v in init_locals.items() if k != "mdata"})
         self.module = self._module_cls(
             n_input_1=self.summary_stats[f"n_{X_KEYS[1]}"],
@@ -117,7 +124,20 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
 
     def _registry_module_kwargs(self) -> dict:
         """Module arguments that come from the registered data rather than from the user."""
-        return {}
+        if BATCH_KEYS[1] not in self.registry_["field_registries"]:
+            return {}
+        state = self.registry_["field_registries"][BATCH_KEYS[1]]["state_registry"]
+        return {"n_batch": len(state["categorical_mapping"])}
+
+    def _design_contrast_groups(self) -> dict[str, str | None]:
+        """Each label's contrast group as decided by ``setup_mudata`` (``uns["groove"]["screen"]``)."""
+        screen = (self.adata.uns.get(RESULT_KEYS.UNS, {}) if self.adata is not None else {}).get("screen")
+        if screen is None:
+            return {}
+        return {
+            str(label): (EXCLUDED if group == "" else str(group))
+            for label, group in zip(screen["labels"], screen["contrast_groups"], strict=True)
+        }
 
     def _resolve_likelihoods(self, likelihoods: Mapping[str, str] | None) -> dict[str, str]:
         likelihoods = dict(likelihoods or {})
@@ -129,11 +149,12 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             if missing:
                 raise ValueError(f"Without data, likelihoods must be given for {sorted(missing)}.")
             return likelihoods
+        chosen = [m for m in self.modalities if m not in likelihoods]
         for index, modality in enumerate(self.modalities, start=1):
-            if modality not in likelihoods:
+            if modality in chosen:
                 likelihoods[modality] = choose_likelihood(self.adata_manager.get_from_registry(X_KEYS[index]))
         layers = self.registry_["setup_args"]["layers"] or {}
-        check_likelihoods(likelihoods, self.adata, layers)
+        check_likelihoods(likelihoods, self.adata, layers, chosen)
         return likelihoods
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -152,14 +173,26 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         perturbation_key: str,
         modalities: Sequence[str] = ("rna", "protein"),
         layers: Mapping[str, str | None] | None = None,
+        control_label: str | None = None,
+        group_key: str | None = None,
+        batch_key: str | None = None,
+        null_perturbations: NullHandling | None = None,
+        effect_test: Mapping | None = None,
         **kwargs,
     ) -> None:
         """Register two weakly paired modalities of a MuData and their shared perturbation label.
 
         Every check of the data runs first and raises, naming the modality, key or value, before
         anything is written: missing modality/layer/key, empty modality, NaN/inf or non-numeric
-        data, missing labels, fewer than two groups, no label present in both modalities, and obs
-        names shared across modalities (MuData would merge them as one cell).
+        data, missing labels, fewer than two groups, no label present in both modalities, obs
+        names shared across modalities (MuData would merge them as one cell), and the screen's
+        keys (an unknown control, control absent from one modality, a guide of two genes, a
+        batch of one modality only).
+
+        The input is expected as it comes from the assay: raw counts for RNA (or ATAC counts)
+        after HVG selection, e.g. ``sc.pp.highly_variable_genes(adata, n_top_genes=2000,
+        flavor="seurat_v3", subset=True)``; CLR- or log-normalised protein; ATAC as its LSI
+        (:func:`scgroove.pp.atac_lsi`). See the README's data contract.
 
         Parameters
         ----------
@@ -171,6 +204,35 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             Names of the two modalities, e.g. ``("rna", "protein")``.
         layers
             Layer to use per modality (``None`` or absent: ``.X``), e.g. ``{"rna": "counts"}``.
+        control_label
+            The screen's reference group (non-targeting guides, DMSO): a value of ``group_key``
+            when given, else of ``perturbation_key``; it must have cells in both modalities. Its
+            role: (1) the group-balanced batches draw it into every batch (``train(...,
+            control_in_every_batch=True)``), so every perturbation is contrasted with the
+            reference at each step and the largest group is not drawn in proportion to its size;
+            (2) perturbations that differ from it in no modality are handled by
+            ``null_perturbations``; (3) the aligners treat it as one label, usually the largest
+            block: ``align(..., max_block_cells=2000)`` keeps its cost linear.
+        group_key
+            Column grouping the labels of ``perturbation_key`` for the contrast, e.g. the gene of
+            each guide: guides of one gene are one contrast group (they are positives of each
+            other, not negatives), while alignment, couplings and imputation stay at the level of
+            ``perturbation_key``. A label mapping to two groups is an error.
+        batch_key
+            Column of each modality's ``.obs`` with a categorical covariate shared by both
+            modalities (donor, lane, plate): one-hot into every encoder and decoder, as scVI does,
+            so batch effects are not learned as perturbation effects or cell state. Every batch
+            must have cells in both modalities; query data must use the same batch names.
+        null_perturbations
+            With ``control_label``: what to do with perturbations (groups) that differ from
+            control in no modality, by :func:`scgroove.tl.perturbation_effects` (energy distance,
+            permutation test, Benjamini-Hochberg): ``"merge"`` (default) into control's contrast
+            group, so they are never used as negatives against control or each other;
+            ``"keep"``: no test, each stays its own group; ``"drop"``: their cells take no part in
+            training (they are still embedded, aligned and imputed).
+        effect_test
+            Arguments of :func:`scgroove.tl.perturbation_effects` (``n_permutations``,
+            ``max_cells``, ``alpha``, ``n_comps``, ``seed``).
 
         Notes
         -----
@@ -179,13 +241,30 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         scvi-tools code columns ``"_scvi_labels_1"``/``"_scvi_labels_2"``. Alignment and
         imputation read the labels from these registered codes, so editing
         ``obs[perturbation_key]`` after set-up changes nothing until ``setup_mudata`` runs again.
+        With ``batch_key`` it also writes ``"_groove_batch"`` and ``"_scvi_batch_1"``/``"_scvi_batch_2"``.
+        ``mdata.uns["groove"]["screen"]`` records the design: ``control_label``, ``group_key``,
+        ``batch_key``, ``null_perturbations``, ``null_groups`` (groups found not to differ from
+        control), ``labels`` with their ``contrast_groups`` (``""``: not trained on) and, when the
+        test ran, its table ``effects``.
         """
         setup_method_args = cls._get_setup_method_args(**locals())
         modalities = tuple(modalities)
         layers = dict(layers or {})
         validate_weakly_paired(mdata, perturbation_key, modalities, layers)
+        design = screen_design(
+            mdata,
+            perturbation_key,
+            modalities,
+            layers,
+            control_label,
+            group_key,
+            batch_key,
+            null_perturbations,
+            effect_test,
+        )
         label_field = MuDataWrapper(
-            CategoricalObsField, preregister_fn=_shared_label_column(perturbation_key, modalities)
+            CategoricalObsField,
+            preregister_fn=_shared_categorical_column(perturbation_key, RESULT_KEYS.LABEL_COLUMN, modalities),
         )
         fields = [
             *(
@@ -197,6 +276,15 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
                 for i, m in enumerate(modalities, start=1)
             ),
         ]
+        if batch_key is not None:
+            batch_field = MuDataWrapper(
+                CategoricalObsField,
+                preregister_fn=_shared_categorical_column(batch_key, RESULT_KEYS.BATCH_COLUMN, modalities),
+            )
+            fields += [
+                batch_field(BATCH_KEYS[i], RESULT_KEYS.BATCH_COLUMN, mod_key=m, mod_required=True)
+                for i, m in enumerate(modalities, start=1)
+            ]
         manager = AnnDataManager(
             fields=fields,
             setup_method_args=setup_method_args,
@@ -209,13 +297,35 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             if SMALL_CATEGORY_WARNING not in str(warning.message):
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         _warn_small_groups(mdata, perturbation_key, modalities)
+        groove_uns(mdata)["screen"] = design.to_uns()
         cls.register_manager(manager)
 
     # -- training -------------------------------------------------------------------------------
+    @property
+    def control_group(self) -> str | None:
+        """The control label given to ``setup_mudata`` (``None``: no control)."""
+        return self.registry_["setup_args"].get("control_label")
+
+    def _contrast_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Contrast-group code of each registered label code (-1: not trained on), and the groups' names."""
+        return contrast_codes(self._label_categories(), self.contrast_groups)
+
     def _dataset(self, mdata: MuData | None = None) -> WeaklyPairedDataset:
+        """Registered data with labels as contrast-group codes (what batches and the contrast use)."""
         manager = self.get_anndata_manager(mdata if mdata is not None else self.adata, required=True)
-        keys = (X_KEYS[1], X_KEYS[2], LABELS_KEYS[1], LABELS_KEYS[2])
-        return WeaklyPairedDataset(*(manager.get_from_registry(k) for k in keys))
+        lookup, _ = self._contrast_codes()
+        labels = [lookup[np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1)] for m in (1, 2)]
+        batches = [None, None]
+        if BATCH_KEYS[1] in manager.data_registry:
+            batches = [manager.get_from_registry(BATCH_KEYS[m]) for m in (1, 2)]
+        return WeaklyPairedDataset(
+            manager.get_from_registry(X_KEYS[1]), manager.get_from_registry(X_KEYS[2]), *labels, *batches
+        )
+
+    def _control_code(self) -> int | None:
+        """Contrast-group code of the control group, if the screen has one."""
+        _, names = self._contrast_codes()
+        return names.index(self.control_group) if self.control_group in names else None
 
     def _plan_kwargs(self, dataset: WeaklyPairedDataset, guide, guide_weight: float) -> dict:
         """Training-plan arguments that depend on the module: the guide coupling, schedules."""
@@ -250,6 +360,7 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         seed: int | None = None,
         guide=None,
         guide_weight: float = 1.0,
+        control_in_every_batch: bool = True,
         plan_kwargs: dict | None = None,
         **trainer_kwargs,
     ):
@@ -280,6 +391,9 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             sparse matrix over the registered cells), and its weight against GroupCLIP's uniform
             positives. Default: :func:`scgroove.model.structure_guide` (labeled GW between each
             modality's own PCA).
+        control_in_every_batch
+            When set up with ``control_label``: draw the control group into every batch (one of
+            the ``groups_per_batch`` groups).
         plan_kwargs
             Arguments of :class:`~scgroove.train.GROOVETrainingPlan`: ``lr``, ``weight_decay``,
             ``gradient_clip_val`` (clipping is done inside each of the two steps).
@@ -290,7 +404,12 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
         dataset = self._dataset()
         splitter = WeaklyPairedDataSplitter(
-            dataset, train_size, groups_per_batch=groups_per_batch, cells_per_group=cells_per_group, seed=seed
+            dataset,
+            train_size,
+            groups_per_batch=groups_per_batch,
+            cells_per_group=cells_per_group,
+            seed=seed,
+            always_group=self._control_code() if control_in_every_batch else None,
         )
         if early_stopping and splitter.n_val == 0:
             raise ValueError("early_stopping needs validation cells: use train_size < 1.")

@@ -26,18 +26,34 @@ def rows_as_tensor(matrix, rows: np.ndarray) -> torch.Tensor:
 
 
 class WeaklyPairedDataset(Dataset):
-    """Item = one batch: a pair of row-index arrays, one for each modality."""
+    """Item = one batch: a pair of row-index arrays, one for each modality.
 
-    def __init__(self, x_1, x_2, labels_1: np.ndarray, labels_2: np.ndarray):
+    ``labels_1``/``labels_2`` are the codes batches are drawn by and the contrast compares
+    (contrast groups; -1: never drawn); ``batches_1``/``batches_2`` the batch covariate codes,
+    when the model has them.
+    """
+
+    def __init__(
+        self,
+        x_1,
+        x_2,
+        labels_1: np.ndarray,
+        labels_2: np.ndarray,
+        batches_1: np.ndarray | None = None,
+        batches_2: np.ndarray | None = None,
+    ):
         self.x = {1: x_1, 2: x_2}
         self.labels = {1: np.asarray(labels_1).reshape(-1), 2: np.asarray(labels_2).reshape(-1)}
+        self.batches = None
+        if batches_1 is not None and batches_2 is not None:
+            self.batches = {1: np.asarray(batches_1).reshape(-1), 2: np.asarray(batches_2).reshape(-1)}
 
     def __len__(self) -> int:
         return max(len(self.labels[1]), len(self.labels[2]))
 
     def __getitem__(self, indices: BatchIndices) -> dict[str, torch.Tensor]:
         rows_1, rows_2 = indices
-        return {
+        item = {
             REGISTRY_KEYS.X_1: rows_as_tensor(self.x[1], rows_1),
             REGISTRY_KEYS.X_2: rows_as_tensor(self.x[2], rows_2),
             REGISTRY_KEYS.LABELS_1: torch.as_tensor(self.labels[1][rows_1], dtype=torch.long),
@@ -45,6 +61,10 @@ class WeaklyPairedDataset(Dataset):
             REGISTRY_KEYS.INDICES_1: torch.as_tensor(rows_1, dtype=torch.long),
             REGISTRY_KEYS.INDICES_2: torch.as_tensor(rows_2, dtype=torch.long),
         }
+        if self.batches is not None:
+            item[REGISTRY_KEYS.BATCH_1] = torch.as_tensor(self.batches[1][rows_1], dtype=torch.long)
+            item[REGISTRY_KEYS.BATCH_2] = torch.as_tensor(self.batches[2][rows_2], dtype=torch.long)
+        return item
 
 
 class GroupBalancedBatchSampler(Sampler[BatchIndices]):
@@ -56,7 +76,13 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
     modality thus still train the reconstruction, but never supply positives. When there are
     fewer groups than ``groups_per_batch``, all groups are drawn and ``cells_per_group`` grows so a
     batch keeps about ``groups_per_batch * cells_per_group`` cells per modality. An epoch has
-    enough batches to draw, on average, as many cells as the larger modality has.
+    enough batches to draw, on average, as many cells as the larger modality has. Cells with a
+    negative label (excluded from training) are never drawn.
+
+    With ``always_group`` (the control group) that group is one of the groups of every batch: each
+    perturbation is contrasted with the screen's reference at every step, and the control group,
+    usually the largest, is drawn ``cells_per_group`` cells at a time like any other rather than in
+    proportion to its size.
 
     Parameters
     ----------
@@ -68,6 +94,8 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
         Batch layout.
     seed
         Seed; epoch ``k`` uses the stream ``(seed, k)``, so runs are reproducible.
+    always_group
+        A group code drawn into every batch (``None``: none).
     """
 
     def __init__(
@@ -79,6 +107,7 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
         groups_per_batch: int = 16,
         cells_per_group: int = 8,
         seed: int = 0,
+        always_group: int | None = None,
     ):
         if groups_per_batch < 1 or cells_per_group < 1:
             raise ValueError("groups_per_batch and cells_per_group must be positive.")
@@ -87,6 +116,9 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
             for lab, idx in ((labels_1, indices_1), (labels_2, indices_2))
         ]
         self.groups = np.array(sorted(set(self.members[0]) | set(self.members[1])))
+        if len(self.groups) == 0:
+            raise ValueError("No cells to draw batches from: every label is excluded from training.")
+        self.always_group = always_group if always_group in set(self.groups.tolist()) else None
         self.groups_per_batch = min(groups_per_batch, len(self.groups))
         self.cells_per_group = max(
             cells_per_group, int(round(groups_per_batch * cells_per_group / self.groups_per_batch))
@@ -99,6 +131,7 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
     @staticmethod
     def _group_members(labels: np.ndarray, indices: np.ndarray) -> dict[int, np.ndarray]:
         indices = np.asarray(indices)
+        indices = indices[labels[indices] >= 0] if indices.size else indices
         if indices.size == 0:
             return {}
         order = np.argsort(labels[indices], kind="stable")
@@ -124,8 +157,12 @@ class GroupBalancedBatchSampler(Sampler[BatchIndices]):
     def __iter__(self) -> Iterator[BatchIndices]:
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
+        others = self.groups if self.always_group is None else self.groups[self.groups != self.always_group]
+        n_others = self.groups_per_batch - (self.always_group is not None)
         for _ in range(self.n_batches):
-            groups = rng.choice(self.groups, size=self.groups_per_batch, replace=False)
+            groups = rng.choice(others, size=n_others, replace=False)
+            if self.always_group is not None:
+                groups = np.append(groups, self.always_group)
             yield self._draw(rng, self.members[0], groups), self._draw(rng, self.members[1], groups)
 
 
@@ -145,7 +182,7 @@ class WeaklyPairedDataSplitter(pl.LightningDataModule):
         The two modalities' registered data.
     train_size
         Fraction of each modality's cells used for training; the rest validates.
-    groups_per_batch, cells_per_group
+    groups_per_batch, cells_per_group, always_group
         Batch layout, see :class:`GroupBalancedBatchSampler`.
     seed
         Seed of the split and of the batch draws.
@@ -158,6 +195,7 @@ class WeaklyPairedDataSplitter(pl.LightningDataModule):
         groups_per_batch: int = 16,
         cells_per_group: int = 8,
         seed: int = 0,
+        always_group: int | None = None,
     ):
         super().__init__()
         if not 0 < train_size <= 1:
@@ -169,7 +207,11 @@ class WeaklyPairedDataSplitter(pl.LightningDataModule):
         )
         self.n_train = sum(len(i) for i in self.train_idx)
         self.n_val = sum(len(i) for i in self.val_idx)
-        self.layout = {"groups_per_batch": groups_per_batch, "cells_per_group": cells_per_group}
+        self.layout = {
+            "groups_per_batch": groups_per_batch,
+            "cells_per_group": cells_per_group,
+            "always_group": always_group,
+        }
         self.seed = seed
         self.train_sampler = self._sampler(self.train_idx, seed)
 

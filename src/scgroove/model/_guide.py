@@ -6,7 +6,7 @@ import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
 
-from scgroove._constants import LABELS_KEYS, X_KEYS
+from scgroove._constants import BATCH_KEYS, LABELS_KEYS, X_KEYS
 from scgroove._matrix import in_memory, row_chunks, summarise_values
 from scgroove.align import Coupling, labeled_gw
 
@@ -31,6 +31,26 @@ def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) 
     adata = sc.AnnData(x)
     sc.pp.pca(adata, n_comps=n_comps, random_state=seed)
     return adata.obsm["X_pca"]
+
+
+#: Fewest reference (control) cells of a batch to estimate its shift from; fewer: all its cells.
+MIN_REFERENCE_CELLS = 3
+
+
+def centre_batches(space: np.ndarray, batches: np.ndarray | None, reference: np.ndarray) -> np.ndarray:
+    """Subtract from each batch's cells the mean of its reference cells (control), or of all its cells.
+
+    Technical batch effects shift a batch's cells together; estimating the shift on control cells
+    keeps perturbation effects that are unevenly spread over batches.
+    """
+    if batches is None:
+        return space
+    centred = space.copy()
+    for batch in np.unique(batches):
+        in_batch = batches == batch
+        anchor = in_batch & reference
+        centred[in_batch] -= space[anchor if anchor.sum() >= MIN_REFERENCE_CELLS else in_batch].mean(0)
+    return centred
 
 
 #: Labels larger than this are split into random sub-blocks for the guide (its cost stays linear).
@@ -77,11 +97,20 @@ def structure_guide(
         random into sub-blocks of at most this many cells (:func:`~scgroove.align.labeled_gw`):
         a random part of a few thousand cells still covers the label's states, and the guide's
         cost stays linear in the number of cells. ``None``: exact.
+
+    With batch covariates each batch's PCA coordinates are first centred on its control cells
+    (:func:`centre_batches`), so a batch shift does not pass for within-group structure.
     """
     manager = model.adata_manager
     counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
     spaces = [modality_pca(manager.get_from_registry(X_KEYS[m]), counts[m - 1], n_comps) for m in (1, 2)]
     labels = [np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1) for m in (1, 2)]
+    if BATCH_KEYS[1] in manager.data_registry:
+        groups, _ = model._contrast_codes()
+        control = model._control_code()
+        for m in (1, 2):
+            batches = np.asarray(manager.get_from_registry(BATCH_KEYS[m])).reshape(-1)
+            spaces[m - 1] = centre_batches(spaces[m - 1], batches, groups[labels[m - 1]] == control)
     return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon, max_block_cells=max_block_cells)
 
 

@@ -11,7 +11,7 @@ import torch
 from anndata import AnnData
 from mudata import MuData
 
-from scgroove._constants import LABELS_KEYS, RESULT_KEYS, X_KEYS
+from scgroove._constants import BATCH_KEYS, LABELS_KEYS, RESULT_KEYS, X_KEYS
 from scgroove._results import (
     check_imputation_size,
     feature_positions,
@@ -50,6 +50,18 @@ class ModelOutputsMixin:
         )
         return self._label_categories()[np.asarray(codes).reshape(-1)]
 
+    def _registered_batches(self, mdata: MuData, modality: str) -> np.ndarray | None:
+        """Each cell's batch covariate code (``None`` when the model has no batch covariate)."""
+        manager = self.get_anndata_manager(mdata, required=True)
+        key = BATCH_KEYS[self._modality_index(modality)]
+        if key not in manager.data_registry:
+            return None
+        return np.asarray(manager.get_from_registry(key)).reshape(-1)
+
+    @staticmethod
+    def _rows(codes: np.ndarray | None, start: int, stop: int) -> torch.Tensor | None:
+        return None if codes is None else torch.as_tensor(codes[start:stop], dtype=torch.long)
+
     # -- latents and decoding -------------------------------------------------------------------
     @torch.inference_mode()
     def get_latent_representation(
@@ -76,15 +88,13 @@ class ModelOutputsMixin:
             return {m: self.get_latent_representation(mdata, m, batch_size) for m in self.modalities}
         index = self._modality_index(modality)
         matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[index])
+        batches = self._registered_batches(mdata, modality)
         self.module.eval()
-        chunks = [
-            self.module.encode(
-                rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0]))), index
-            )
-            .cpu()
-            .numpy()
-            for start in range(0, matrix.shape[0], batch_size)
-        ]
+        chunks = []
+        for start in range(0, matrix.shape[0], batch_size):
+            stop = min(start + batch_size, matrix.shape[0])
+            x = rows_as_tensor(matrix, np.arange(start, stop))
+            chunks.append(self.module.encode(x, index, self._rows(batches, start, stop)).cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
 
     def write_latent(
@@ -128,6 +138,8 @@ class ModelOutputsMixin:
             For an ``"nb"`` target: counts are the decoded proportions times this library size;
             ``"typical"`` uses the median library of the target's registered cells.
 
+        With batch covariates each source cell is decoded in its own batch.
+
         Returns
         -------
         DataFrame ``(n_source_cells, n_target_features)`` indexed by source obs names with target
@@ -137,9 +149,14 @@ class ModelOutputsMixin:
         latent = self.get_latent_representation(mdata, source, batch_size)
         t = self._modality_index(target)
         library = None if library_size == "typical" else torch.tensor(float(library_size))
+        batches = self._registered_batches(mdata, source)
         self.module.eval()
         decoded = [
-            self.module.decoded_mean(torch.as_tensor(latent[s : s + batch_size]), t, library).cpu().numpy()
+            self.module.decoded_mean(
+                torch.as_tensor(latent[s : s + batch_size]), t, library, self._rows(batches, s, s + batch_size)
+            )
+            .cpu()
+            .numpy()
             for s in range(0, latent.shape[0], batch_size)
         ]
         return pd.DataFrame(
@@ -157,12 +174,15 @@ class ModelOutputsMixin:
         mdata = self._validate_anndata(mdata)
         index = self._modality_index(modality)
         matrix = self.get_anndata_manager(mdata, required=True).get_from_registry(X_KEYS[index])
+        batches = self._registered_batches(mdata, modality)
         self.module.eval()
         out = []
         for start in range(0, matrix.shape[0], batch_size):
-            x = rows_as_tensor(matrix, np.arange(start, min(start + batch_size, matrix.shape[0])))
-            z = self.module.encode(x, index)
-            out.append(self.module.decoded_mean(z, index, x.sum(1)).cpu().numpy())
+            stop = min(start + batch_size, matrix.shape[0])
+            x = rows_as_tensor(matrix, np.arange(start, stop))
+            batch = self._rows(batches, start, stop)
+            z = self.module.encode(x, index, batch)
+            out.append(self.module.decoded_mean(z, index, x.sum(1), batch).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
     def write_denoised(

@@ -5,6 +5,7 @@ Every check raises with the modality, key or value at fault and never modifies t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -75,8 +76,9 @@ def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str
         labels = obs[perturbation_key]
         if labels.isna().any():
             raise ValueError(
-                f"mdata[{modality!r}].obs[{perturbation_key!r}] has {int(labels.isna().sum())} missing values; "
-                "give every cell a perturbation label (e.g. 'control') or drop those cells."
+                f"mdata[{modality!r}].obs[{perturbation_key!r}] has {int(labels.isna().sum())} missing values. "
+                "Drop those cells (e.g. cells whose guide was not detected: they are not controls), or give them "
+                "their true perturbation label."
             )
     labels_1 = set(mdata.mod[modalities[0]].obs[perturbation_key].astype(str))
     labels_2 = set(mdata.mod[modalities[1]].obs[perturbation_key].astype(str))
@@ -94,10 +96,24 @@ def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str
         )
 
 
-def check_likelihoods(likelihoods: Mapping[str, str], mdata: MuData, layers: Mapping[str, str | None]) -> None:
+def check_likelihoods(
+    likelihoods: Mapping[str, str],
+    mdata: MuData,
+    layers: Mapping[str, str | None],
+    chosen: Sequence[str] = (),
+) -> None:
+    """The data contract of each likelihood, before any training.
+
+    ``nb`` needs raw counts: a negative or a non-integer value is an error. For likelihoods chosen
+    from the data (``chosen``), data that look like counts but are not quite (integers with
+    negative values) are an error, and non-negative non-integer data (log-normalised counts, most
+    likely) get a warning: they are modelled as ``"normal"``, never silently as counts.
+    """
     for modality, likelihood in likelihoods.items():
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"Unknown likelihood {likelihood!r} for modality {modality!r}; choose from {LIKELIHOODS}.")
+        if modality in chosen and likelihood == "normal":
+            _check_not_counts(modality, summarise_values(_matrix(mdata, modality, layers.get(modality))))
         if likelihood not in ("nb", "bernoulli"):
             continue
         summary = summarise_values(_matrix(mdata, modality, layers.get(modality)))
@@ -107,11 +123,36 @@ def check_likelihoods(likelihoods: Mapping[str, str], mdata: MuData, layers: Map
                 "likelihood cannot model. Give raw counts via `layers=`, or use likelihoods={"
                 f"{modality!r}: 'normal'}}."
             )
+        if likelihood == "nb" and not summary.integer:
+            raise ValueError(
+                f"Modality {modality!r} has non-integer values, but the 'nb' likelihood models raw counts. "
+                "Normalised or log-transformed data are not counts: give the raw counts via "
+                f"`layers={{{modality!r}: 'counts'}}`, or use likelihoods={{{modality!r}: 'normal'}}."
+            )
         if likelihood == "bernoulli" and summary.maximum > 1:
             raise ValueError(
                 f"Modality {modality!r} has values above 1 (max {summary.maximum:.3g}); the 'bernoulli' likelihood "
                 "needs binary data. Binarize it (e.g. `X > 0`) or use 'nb'."
             )
+
+
+def _check_not_counts(modality: str, summary) -> None:
+    """Data modelled as ``"normal"`` because they are not counts: say so where they look like counts."""
+    if summary.integer and summary.minimum < 0:
+        raise ValueError(
+            f"Modality {modality!r} holds integers like counts but has negative values (min {summary.minimum:.3g}). "
+            "Counts cannot be negative: check the data, or pass likelihoods={"
+            f"{modality!r}: 'normal'}} if they are not counts."
+        )
+    if not summary.integer and summary.minimum >= 0:
+        warnings.warn(
+            f"Modality {modality!r} is non-negative but not integer (max {summary.maximum:.3g}): it looks like "
+            "normalised or log-transformed counts and is modelled with the 'normal' likelihood. GROOVE models "
+            f"counts best as raw counts: pass the raw counts layer (`layers={{{modality!r}: 'counts'}}`), or "
+            f"likelihoods={{{modality!r}: 'normal'}} to keep this data and silence this warning.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def validate_weakly_paired(

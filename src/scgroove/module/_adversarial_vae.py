@@ -49,6 +49,8 @@ class AdversarialVAEModule(PairedAutoencoderModule):
         Number of label categories (shared by both modalities).
     kl_weight, label_weight, adversarial_weight
         Weights of the three regularisers.
+    n_batch
+        Batch covariates, as in :class:`PairedAutoencoderModule`.
     """
 
     def __init__(
@@ -65,31 +67,33 @@ class AdversarialVAEModule(PairedAutoencoderModule):
         kl_weight: float = 1.0,
         label_weight: float = 1.0,
         adversarial_weight: float = 1.0,
+        n_batch: int = 0,
     ):
         # encoders output the mean and the log-variance of q(z | x)
         super().__init__(
-            n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate, 2
+            n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate, 2, n_batch
         )
         self.kl_weight, self.label_weight, self.adversarial_weight = kl_weight, label_weight, adversarial_weight
         self.label_classifier = nn.Linear(n_latent, n_labels)
         self.modality_classifier = mlp(n_latent, 2, n_hidden=max(n_hidden // 4, 8), n_layers=1, dropout_rate=0.0)
 
-    def posterior(self, x: torch.Tensor, modality: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def posterior(
+        self, x: torch.Tensor, modality: int, batch: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | x) for cells ``x`` of ``modality``."""
-        out = self.encoders[str(modality)](self.heads[str(modality)].encoder_input(x))
-        mean, log_var = out.chunk(2, dim=1)
+        mean, log_var = self.encoder_output(x, modality, batch).chunk(2, dim=1)
         return mean, log_var.clamp(-10.0, 10.0)
 
     @auto_move_data
-    def encode(self, x: torch.Tensor, modality: int) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, modality: int, batch: torch.Tensor | None = None) -> torch.Tensor:
         """Posterior mean: the latent representation reported and used for translation."""
-        return self.posterior(x, modality)[0]
+        return self.posterior(x, modality, batch)[0]
 
     @auto_move_data
-    def inference(self, x_1, x_2):
+    def inference(self, x_1, x_2, batch_1=None, batch_2=None):
         outputs = {}
-        for m, x in ((1, x_1), (2, x_2)):
-            mean, log_var = self.posterior(x, m)
+        for m, x, batch in ((1, x_1, batch_1), (2, x_2, batch_2)):
+            mean, log_var = self.posterior(x, m, batch)
             z = mean + torch.randn_like(mean) * (0.5 * log_var).exp() if self.training else mean
             outputs.update({f"z_{m}": z, f"mean_{m}": mean, f"log_var_{m}": log_var})
         return outputs

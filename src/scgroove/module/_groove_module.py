@@ -76,6 +76,10 @@ class GROOVEModule(PairedAutoencoderModule):
         :func:`~scgroove.losses.latent_cycle_loss`; 0 switches it off.
     use_reconstruction, use_contrast, use_backtranslation
         Switch each loss term on or off (ablations are the same class).
+    n_batch
+        Batch covariates (set from the registry by :meth:`scgroove.GROOVE.setup_mudata`'s
+        ``batch_key``), as in :class:`PairedAutoencoderModule`. A cell keeps its batch when it is
+        translated into the other modality (backtranslation, cycle term).
     """
 
     def __init__(
@@ -104,8 +108,11 @@ class GROOVEModule(PairedAutoencoderModule):
         use_reconstruction: bool = True,
         use_contrast: bool = True,
         use_backtranslation: bool = True,
+        n_batch: int = 0,
     ):
-        super().__init__(n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate)
+        super().__init__(
+            n_input_1, n_input_2, likelihood_1, likelihood_2, n_latent, n_hidden, n_layers, dropout_rate, 1, n_batch
+        )
         if not (use_reconstruction or use_contrast):
             raise ValueError("At least one of use_reconstruction and use_contrast must be True.")
         if contrast not in CONTRASTS:
@@ -220,9 +227,10 @@ class GROOVEModule(PairedAutoencoderModule):
             total = total + self.distribution_weight * divergence
             extra["sinkhorn_divergence"] = divergence
         if self.cycle_weight > 0:
-            cycle = latent_cycle_loss(z_1, self.encode(self.decoded_mean(z_1, 2), 2)) + latent_cycle_loss(
-                z_2, self.encode(self.decoded_mean(z_2, 1), 1)
-            )
+            batch_1, batch_2 = self.batches(tensors)
+            cycle = latent_cycle_loss(
+                z_1, self.encode(self.decoded_mean(z_1, 2, batch=batch_1), 2, batch_1)
+            ) + latent_cycle_loss(z_2, self.encode(self.decoded_mean(z_2, 1, batch=batch_2), 1, batch_2))
             total = total + self.cycle_weight * cycle
             extra["latent_cycle"] = cycle
         # per-cell terms of modalities of different sizes are concatenated, never summed
@@ -240,10 +248,11 @@ class GROOVEModule(PairedAutoencoderModule):
     def backtranslation_loss(self, tensors) -> LossOutput:
         """Second step: ``beta * (rec(D1(E2(x~2)), x1) + rec(D2(E1(x~1)), x2))``."""
         x_1, x_2 = tensors[X_KEYS[1]], tensors[X_KEYS[2]]
-        pseudo_2 = self.translate(x_1, 1, 2)
-        pseudo_1 = self.translate(x_2, 2, 1)
-        back_1 = self.reconstruction_nll(self.decode(self.encode(pseudo_2, 2), 1), x_1, 1)
-        back_2 = self.reconstruction_nll(self.decode(self.encode(pseudo_1, 1), 2), x_2, 2)
+        b_1, b_2 = self.batches(tensors)  # each cell stays in its own batch across modalities
+        pseudo_2 = self.translate(x_1, 1, 2, b_1)
+        pseudo_1 = self.translate(x_2, 2, 1, b_2)
+        back_1 = self.reconstruction_nll(self.decode(self.encode(pseudo_2, 2, b_1), 1, b_1), x_1, 1)
+        back_2 = self.reconstruction_nll(self.decode(self.encode(pseudo_1, 1, b_2), 2, b_2), x_2, 2)
         backtranslation = back_1.mean() + back_2.mean()
         return LossOutput(
             loss=self.beta * backtranslation,

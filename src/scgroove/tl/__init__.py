@@ -1,6 +1,16 @@
 """Tools that compute on GROOVE results and write into the MuData."""
 
+from scgroove.tl._effects import energy_distance_test, perturbation_effects
 from scgroove.tl._embedding import joint_umap
 from scgroove.tl._match import MATCH_KEY, PIPELINES, MatchResult, Pipeline, match
 
-__all__ = ["MATCH_KEY", "PIPELINES", "MatchResult", "Pipeline", "joint_umap", "match"]
+__all__ = [
+    "MATCH_KEY",
+    "PIPELINES",
+    "MatchResult",
+    "Pipeline",
+    "energy_distance_test",
+    "joint_umap",
+    "match",
+    "perturbation_effects",
+]
