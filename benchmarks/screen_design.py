@@ -4,7 +4,8 @@ One run = one seed of a simulated screen (100 genes, 30% null, 3 guides per gene
 efficiency, 2 donors shared by both modalities with their own technical effects, a control
 group) and every set-up asked for, all scored on the same split against the hidden truth next
 to the references of the within-group benchmark (label-only + labeled OT, PCA + labeled GW at
-each epsilon, label-mean imputation). Alignment is always at guide level (the finest label).
+each epsilon, label-mean imputation), and the same references told each cell's batch
+(``...+batch``: labels stratified by batch). Alignment is always at guide level (the finest label).
 
     OMP_NUM_THREADS=2 python benchmarks/screen_design.py --seed 0 \
         --out benchmarks/results/screen_design/results.csv
@@ -32,16 +33,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from within_group_screen import (  # noqa: E402
     OT_EPSILON,
-    likelihood_of,
+    make_truth,
     references,
     score_coupling,
     score_imputation,
-    target_features,
 )
 
 import scgroove as sg  # noqa: E402
+from scgroove.align._blocks import stratified_labels  # noqa: E402
 from scgroove.benchmark._runner import quiet_libraries  # noqa: E402
-from scgroove.model._guide import modality_pca  # noqa: E402
 
 SCREEN = {
     "n_perturbations": 100,
@@ -100,8 +100,10 @@ def run_setup(name: str, mdata, truth: dict, seed: int, epochs: int) -> list[tup
     z1, z2 = z[MODALITIES[0]], z[MODALITIES[1]]
     labels1, labels2 = truth["labels"]
     rows["within_label_foscttm"] = sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"])
-    coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
-    rows.update(score_coupling(coupling, truth, ""))
+    # the model's own alignment: labeled OT at guide level, within each batch when it has batches
+    rows.update(score_coupling(model.align(epsilon=OT_EPSILON), truth, ""))
+    if "batch_key" in SETUPS[name]:
+        rows.update(score_coupling(model.align(epsilon=OT_EPSILON, within_batch=False), truth, "across_batches_"))
     decoded = model.get_translation(MODALITIES[0], MODALITIES[1], mdata).to_numpy()
     rows.update(score_imputation(decoded, truth, "decoder_"))
     return [(f"groove_{name}", k, v) for k, v in rows.items()]
@@ -119,17 +121,15 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     with quiet_libraries():
         mdata = sg.datasets.simulate(**SCREEN, seed=args.seed)
-        labels = [mdata.mod[m].obs[KEY].astype(str).to_numpy() for m in MODALITIES]
-        pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X) == "nb") for m in MODALITIES]
-        truth = {
-            "match": sg.datasets.true_matching(mdata, MODALITIES),
-            "labels": labels,
-            "pca": pca,
-            "target_pca": pca[1],
-            "target_features": target_features(mdata, MODALITIES[1]),
-            "target_is_counts": False,
-        }
-        rows = [] if args.no_references else references(mdata, KEY, MODALITIES, truth)
+        truth = make_truth(mdata, KEY, MODALITIES)
+        labels = truth["labels"]
+        rows = []
+        if not args.no_references:
+            rows += references(mdata, KEY, MODALITIES, truth)
+            # the same references told each cell's batch too (a donor is known in both modalities)
+            batches = [mdata.mod[m].obs["batch"].to_numpy() for m in MODALITIES]
+            within = {**truth, "labels": [stratified_labels(lab, b) for lab, b in zip(labels, batches, strict=True)]}
+            rows += [(f"{name}+batch", k, v) for name, k, v in references(mdata, KEY, MODALITIES, within)]
         for name in args.setups:
             rows += run_setup(name, mdata, truth, args.seed, args.epochs)
             print(name, {k: round(v, 4) for n, k, v in rows if n == f"groove_{name}"}, flush=True)

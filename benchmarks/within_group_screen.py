@@ -87,6 +87,20 @@ def target_features(mdata, modality) -> np.ndarray:
     return x
 
 
+def make_truth(mdata, key: str, modalities) -> dict:
+    """What scoring needs: the hidden matching, labels, each modality's PCA, the target features."""
+    labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+    pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X) == "nb") for m in modalities]
+    return {
+        "match": sg.datasets.true_matching(mdata, modalities),
+        "labels": labels,
+        "pca": pca,
+        "target_pca": pca[1],
+        "target_features": target_features(mdata, modalities[1]),
+        "target_is_counts": likelihood_of(mdata.mod[modalities[1]].X) == "nb",
+    }
+
+
 class EpochProbe(pl.Callback):
     """Per-epoch latent diagnostics on the truth (encodes all cells once per epoch)."""
 
@@ -256,16 +270,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     with quiet_libraries():
         mdata, key, modalities = load(args.dataset, args.seed)
-        labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-        pca = [modality_pca(mdata.mod[m].X, likelihood_of(mdata.mod[m].X) == "nb") for m in modalities]
-        truth = {
-            "match": sg.datasets.true_matching(mdata, modalities),
-            "labels": labels,
-            "pca": pca,
-            "target_pca": pca[1],
-            "target_features": target_features(mdata, modalities[1]),
-            "target_is_counts": likelihood_of(mdata.mod[modalities[1]].X) == "nb",
-        }
+        truth = make_truth(mdata, key, modalities)
         rows = [] if args.no_references else references(mdata, key, modalities, truth)
         for name in args.peers:
             rows += run_peer(name, truth)

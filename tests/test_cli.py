@@ -95,6 +95,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     argv += ["--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw", "--early-stopping"]
     argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both"]
     argv += ["--max-block-cells", "500", "--pipeline", "pca_gw"]
+    argv += ["--control-label", "control", "--null-perturbations", "keep"]
     with pytest.raises(KeyboardInterrupt):
         main(argv)
     plan, options = calls["model"], calls["options"]
@@ -116,6 +117,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     )
     assert options.early_stopping and options.impute == "both" and options.seed == 3 and not options.progress_bar
     assert options.max_block_cells == 500 and options.pipeline == "pca_gw"
+    assert plan.setup_kwargs == {"control_label": "control", "null_perturbations": "keep"}
 
 
 @pytest.mark.parametrize(
@@ -130,6 +132,10 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
         (["--method", "labeled_knn", "--max-block-cells", "9"], "not to --method 'labeled_knn'"),
         (["--max-block-cells", "0"], "--max-block-cells must be >= 1"),
         (["--threads", "0"], "--threads must be >= 1"),
+        (["--control-label", "DMSO"], "control_label 'DMSO' has no cells in modality 'rna'"),
+        (["--batch-key", "donor"], "batch_key 'donor' not found in mdata['rna'].obs"),
+        (["--group-key", "gene"], "group_key 'gene' not found"),
+        (["--null-perturbations", "drop"], "needs control_label"),
     ],
 )
 def test_options_are_checked_before_any_training(extra, message, input_file, tmp_path, monkeypatch, capsys):

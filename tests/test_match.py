@@ -100,6 +100,8 @@ def test_aligner_and_its_parameters_replace_the_pipelines_own(small_mdata):
         ({"perturbation_key": "guide"}, KeyError, "'guide'"),
         ({"modalities": ("rna", "atac")}, KeyError, "'atac' not found"),
         ({"layers": {"rna": "counts"}}, KeyError, "Layer 'counts' not found in modality 'rna'"),
+        ({"setup_kwargs": {"control": "control"}}, TypeError, "['control'] are not screen options"),
+        ({"setup_kwargs": {"control_label": "DMSO"}}, ValueError, "'DMSO' has no cells in modality 'rna'"),
     ],
 )
 def test_bad_input_is_refused_before_any_training(small_mdata, monkeypatch, kwargs, error, message):
@@ -122,3 +124,15 @@ def test_an_imputation_too_large_for_obsm_is_refused_before_training(small_mdata
         sg.tl.match(small_mdata, impute="reverse", max_obsm_bytes=too_small)
     assert "groove" not in small_mdata.uns
     sg.tl.match(small_mdata, pipeline="pca_gw", impute="forward", max_obsm_bytes=too_small)  # forward fits
+
+
+def test_screen_options_reach_groove(small_mdata):
+    result = sg.tl.match(
+        small_mdata,
+        setup_kwargs={"control_label": "control", "effect_test": {"n_permutations": 99}},
+        train_kwargs={"max_epochs": 1, "enable_progress_bar": False},
+        impute="none",
+    )
+    screen = small_mdata.uns["groove"]["screen"]
+    assert screen["control_label"] == "control" and len(screen["effects"]) == 6
+    assert result.model.control_group == "control"

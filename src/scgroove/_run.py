@@ -56,6 +56,10 @@ class RunOptions:
     impute: str = "forward"
     save_model: Path | None = None
     max_block_cells: int | None = None
+    control_label: str | None = None
+    group_key: str | None = None
+    batch_key: str | None = None
+    null_perturbations: str | None = None
 
 
 def check_options(options: RunOptions) -> None:
@@ -107,6 +111,11 @@ def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
         aligner_params=params,
         train_kwargs=train,
         model_kwargs={"n_latent": options.n_latent},
+        setup_kwargs={
+            key: value
+            for key in ("control_label", "group_key", "batch_key", "null_perturbations")
+            if (value := getattr(options, key)) is not None
+        },
         seed=options.seed,
     )
 

@@ -91,6 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-model", type=Path, metavar="DIR", help="save the trained model to this folder")
     run.add_argument("--n-latent", type=int, default=32, help="latent dimension (default: %(default)s)")
     run.add_argument(
+        "--control-label",
+        metavar="VALUE",
+        help="the screen's reference group (non-targeting, DMSO), a value of --group-key when given, else of "
+        "--perturbation-key: drawn into every batch, and perturbations that differ from it in neither modality "
+        "are merged with it for the contrast (see --null-perturbations)",
+    )
+    run.add_argument(
+        "--group-key",
+        metavar="COLUMN",
+        help="obs column grouping perturbation labels for the contrast, e.g. the gene of each guide "
+        "(matching stays at --perturbation-key level)",
+    )
+    run.add_argument(
+        "--batch-key",
+        metavar="COLUMN",
+        help="obs column with a batch/donor covariate shared by both modalities, one-hot into the encoders and "
+        "decoders",
+    )
+    run.add_argument(
+        "--null-perturbations",
+        choices=["merge", "keep", "drop"],
+        help="with --control-label: perturbations that differ from control in no modality (energy-distance "
+        "permutation test) are merged with control for the contrast (default), kept, or left out of training",
+    )
+    run.add_argument(
         "--pipeline",
         choices=["groove", "pca_gw", "label_only", "auto"],
         default="groove",
@@ -156,6 +181,10 @@ def _run(args: argparse.Namespace) -> int:
             impute=args.impute,
             save_model=args.save_model,
             max_block_cells=args.max_block_cells,
+            control_label=args.control_label,
+            group_key=args.group_key,
+            batch_key=args.batch_key,
+            null_perturbations=args.null_perturbations,
         )
         job.check_options(options)
         if args.threads is not None:

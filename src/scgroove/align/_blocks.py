@@ -80,6 +80,30 @@ def _split_large(labels, rows, cols, max_block_cells: int, seed: int):
     return out_labels, out_rows, out_cols
 
 
+#: Separates a label from its stratum in :func:`stratified_labels` (never in a real label).
+STRATUM_SEPARATOR = "\x1f"
+
+
+def stratified_labels(labels: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
+    """``label`` + separator + ``stratum`` for each cell (``labels`` as strings when no strata).
+
+    A labeled aligner given these labels matches cells within (label, stratum) blocks, e.g. a
+    perturbation within one donor; :func:`strip_strata` gives the blocks their label back.
+    """
+    labels = np.asarray(labels).astype(str)
+    if strata is None:
+        return labels
+    return np.char.add(np.char.add(labels, STRATUM_SEPARATOR), np.asarray(strata).astype(str))
+
+
+def strip_strata(coupling):
+    """The coupling with each block named by its label alone (its strata are parts of the label)."""
+    for block in coupling.blocks:
+        if block.label is not None:
+            block.label = str(block.label).split(STRATUM_SEPARATOR)[0]
+    return coupling
+
+
 def one_hot_labels(labels1, labels2) -> tuple[np.ndarray, np.ndarray]:
     """Each modality's labels as one-hot float32 columns over one shared, sorted category list."""
     labels1, labels2 = np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import math
 import tempfile
+import warnings
 
 import anndata as ad
 import numpy as np
@@ -84,6 +87,217 @@ def uniport_latents(
         )
     # diagonal mode writes each modality's latent into the AnnData objects it was given
     return np.asarray(adatas[0].obsm["latent"]), np.asarray(adatas[1].obsm["latent"])
+
+
+#: Likelihoods of scConfluence's autoencoders that reconstruct raw counts (see :func:`scconfluence_latents`).
+SCCONFLUENCE_COUNT_LOSSES = ("zinb", "nb", "poisson")
+
+
+def _is_counts(x) -> bool:
+    values = x.data if sp.issparse(x) else np.asarray(x)
+    return bool(values.size) and values.min() >= 0 and np.allclose(values, np.round(values))
+
+
+def _scconfluence_modality(source: ad.AnnData, name: str, loss: str, n_pcs: int, seed: int) -> ad.AnnData:
+    """One modality prepared as scConfluence's tutorials do (see :func:`scconfluence_latents`)."""
+    import scanpy as sc
+
+    x = source.X.tocsr() if sp.issparse(source.X) else np.asarray(source.X)
+    counts = _is_counts(x)
+    if loss in SCCONFLUENCE_COUNT_LOSSES:
+        if not counts:
+            raise ValueError(f"scConfluence's {loss!r} likelihood needs raw counts, but {name!r} holds other values.")
+        adata = ad.AnnData(x.astype(np.float32))
+        adata.layers["counts"] = adata.X.copy()
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+        sc.pp.pca(adata, n_comps=min(n_pcs, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
+    elif loss == "l2":
+        x = x.toarray() if sp.issparse(x) else x
+        if counts:  # the centred log-ratio per cell of its protein tutorial (muon.prot.pp.clr, axis=1)
+            x = np.log1p(x / np.exp(np.log1p(x).mean(1, keepdims=True)))
+        adata = ad.AnnData(np.asarray(x, dtype=np.float32))
+    else:
+        raise ValueError(f"likelihood must be 'auto', 'l2' or one of {SCCONFLUENCE_COUNT_LOSSES}, got {loss!r}.")
+    adata.obs_names = [f"{name}:{i}" for i in range(adata.n_obs)]  # unique across the two modalities
+    return adata
+
+
+def _batch_size(n_cells: tuple[int, int], ratio_val: float, target: int, smallest: int = 32) -> int:
+    """A minibatch size near ``target`` whose last training and validation batches are not tiny.
+
+    scConfluence 0.1.1 fails on a minibatch holding cells of one modality only (fixed upstream
+    after that release); its sampler draws from both modalities pooled, so only a short last
+    batch is at risk.
+    """
+    n_val = sum(int(n * ratio_val) for n in n_cells)
+    n_train = sum(n_cells) - n_val
+    base = math.ceil(n_train / math.ceil(n_train / target))  # balanced training batches
+    for size in sorted(range(max(1, base - 2 * smallest), base + 2 * smallest), key=lambda size: abs(size - base)):
+        if all(n % size == 0 or n % size >= min(smallest, n) for n in (n_train, n_val)):
+            return size
+    return base
+
+
+def scconfluence_latents(
+    mdata: MuData,
+    key: str,
+    modalities: tuple[str, str],
+    seed: int = 0,
+    epochs: int = 30,
+    n_latent: int = 16,
+    likelihoods: tuple[str, str] = ("auto", "auto"),
+    mass: float = 0.5,
+    iot_loss_weight: float = 0.1,
+    sinkhorn_loss_weight: float = 0.1,
+    batch_size: int = 512,
+    early_stopping: bool = True,
+    use_cuda: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latents of scConfluence (Samaran et al. 2024), with the labels as its cross-modal cost.
+
+    scConfluence trains one autoencoder per modality into a shared latent space, tied by an
+    inverse-OT loss (a partial OT plan computed on a given cross-modal cost between the cells
+    of a minibatch pulls the matched embeddings together) and an unbalanced Sinkhorn mixing
+    term. The weakly paired modalities share no features, so the group labels are that cost:
+    0 for a pair of cells with the same label, 1 otherwise. It is built as a dense float32
+    ``n1 x n2`` array (scConfluence keeps it in ``mdata.uns`` and slices it per minibatch):
+    fine at benchmark scale, quadratic memory beyond.
+
+    Each modality is prepared as scConfluence's tutorials do, by ``likelihoods``:
+
+    - count likelihoods (``"zinb"``, ``"nb"``, ``"poisson"``; ``"auto"`` picks ``"zinb"`` for
+      raw counts): the encoder reads a PCA (at most 100 components, scanpy) of the counts
+      normalised to 1e4 per cell and log1p-ed, the decoder reconstructs the raw counts (the
+      RNA recipe; all features are kept, select highly variable ones beforehand);
+    - ``"l2"`` (``"auto"`` for anything but counts): the values are read and reconstructed as
+      given, with a mean squared error; counts given to it are first CLR-normalised per cell
+      (the protein recipe).
+
+    The hidden width is 64 for count modalities and 32 for ``"l2"`` ones (as in the tutorial).
+    ``n_latent`` is clamped to the smallest input or output width of the two autoencoders,
+    so at most ``min(n_latent, n_features_1, n_features_2)`` (scConfluence 0.1.1 crashes with
+    ``raise warnings.warn(...)`` otherwise). Training and inference run on the CPU unless
+    ``use_cuda``; seeds are set in forked RNG states, and its progress bars, logs and
+    warnings are swallowed (its TensorBoard logs and checkpoints go to a temporary folder).
+
+    scConfluence 0.1.1's metadata over-pins its dependencies (python < 3.11, numpy < 2, ...),
+    so it is not in any extra of scgroove; install it beside scgroove without them, e.g.::
+
+        python -m venv --system-site-packages scc-venv
+        scc-venv/bin/pip install --no-deps scconfluence==0.1.1 geomloss==0.3.1
+        scc-venv/bin/pip install --no-deps -e .
+
+    (its other imports: pytorch-lightning, POT, mudata, anndata, scanpy, tensorboard).
+
+    Parameters
+    ----------
+    mdata, key, modalities
+        The weakly paired data, its label column and its two modalities.
+    seed
+        Seed of the weights, the training/validation split, the minibatches and the PCA.
+    epochs
+        scConfluence's ``max_epochs``: an epoch is one pass over the training cells of both
+        modalities pooled (80%; the other 20% are its validation cells).
+    n_latent
+        Latent dimension (scConfluence's default, 16), clamped as above.
+    likelihoods
+        Each modality's reconstruction loss: ``"auto"``, ``"zinb"``, ``"nb"``, ``"poisson"``
+        or ``"l2"``.
+    mass, iot_loss_weight, sinkhorn_loss_weight
+        scConfluence's parameters (its defaults): the share of cells matched by the partial OT
+        plan of each minibatch and the weights of its two alignment losses.
+    batch_size
+        Target minibatch size (scConfluence's default); adjusted a little so that no last
+        minibatch is tiny, since scConfluence 0.1.1 fails on one holding a single modality.
+    early_stopping
+        scConfluence's early stopping on the validation loss (patience 40 epochs), keeping the
+        best checkpoint; without it, the weights of the last epoch.
+    use_cuda
+        Train on the GPU when one is available.
+
+    Returns
+    -------
+    The two latent matrices (posterior means), rows in each modality's cell order.
+    """
+    try:
+        import torch
+        from scconfluence.model import ScConfluence
+        from scconfluence.unimodal import AutoEncoder
+    except ImportError as error:
+        raise ImportError(
+            "The scconfluence learner needs scConfluence, whose pins conflict with scgroove's: "
+            "pip install --no-deps scconfluence==0.1.1 geomloss==0.3.1 (see scconfluence_latents)."
+        ) from error
+    names, ratio_val = ("mod1", "mod2"), 0.2  # scConfluence splits names on "+" and "cross_"
+    labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+    losses = []
+    for modality, loss in zip(modalities, likelihoods, strict=True):
+        if loss == "auto":
+            loss = "zinb" if _is_counts(mdata.mod[modality].X) else "l2"
+        losses.append(loss)
+    cuda = use_cuda and torch.cuda.is_available()
+    quiet_loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
+    levels = [logger.level for logger in quiet_loggers]
+    numpy_state = np.random.get_state()
+    try:
+        for logger in quiet_loggers:
+            logger.setLevel(logging.ERROR)
+        with (
+            torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []),
+            tempfile.TemporaryDirectory() as outdir,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            torch.manual_seed(seed)
+            np.random.seed(seed)  # scConfluence splits training and validation cells with np.random
+            adatas = {
+                name: _scconfluence_modality(mdata.mod[modality], name, loss, 100, seed)
+                for name, modality, loss in zip(names, modalities, losses, strict=True)
+            }
+            widths = [(a.obsm["X_pca"].shape[1] if "X_pca" in a.obsm else a.n_vars, a.n_vars) for a in adatas.values()]
+            n_latent = min(n_latent, *(w for pair in widths for w in pair))
+            autoencoders = {
+                name: AutoEncoder(
+                    adata,
+                    modality=name,
+                    rep_in="X_pca" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
+                    rep_out="counts" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
+                    n_hidden=max(64 if loss in SCCONFLUENCE_COUNT_LOSSES else 32, n_latent),
+                    n_latent=n_latent,
+                    type_loss=loss,
+                )
+                for (name, adata), loss in zip(adatas.items(), losses, strict=True)
+            }
+            joint = MuData(adatas)
+            joint.uns["cross_mod1+mod2"] = (labels[0][:, None] != labels[1][None, :]).astype(np.float32)
+            joint.uns["cross_keys"] = ["cross_mod1+mod2"]
+            model = ScConfluence(
+                joint,
+                autoencoders,
+                mass=mass,
+                iot_loss_weight=iot_loss_weight,
+                sinkhorn_loss_weight=sinkhorn_loss_weight,
+            )
+            model.fit(
+                save_path=outdir,
+                use_cuda=cuda,
+                ratio_val=ratio_val,
+                batch_size=_batch_size(tuple(a.n_obs for a in adatas.values()), ratio_val, batch_size),
+                pin_memory=cuda,
+                max_epochs=epochs,
+                early_stopping=early_stopping,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+            latent = model.get_latent(use_cuda=cuda, batch_size=max(batch_size, 1), pin_memory=cuda)
+    finally:
+        np.random.set_state(numpy_state)
+        for logger, level in zip(quiet_loggers, levels, strict=True):
+            logger.setLevel(level)
+    return tuple(latent.loc[a.obs_names].to_numpy(dtype=np.float32) for a in adatas.values())
 
 
 #: How :func:`moscot_coupling` uses the labels (see there).

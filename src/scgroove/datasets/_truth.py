@@ -18,6 +18,7 @@ def unpair(
     fraction: float = 0.85,
     modalities: Sequence[str] | None = None,
     seed: int = 0,
+    obs_keys: Sequence[str] = (),
 ) -> md.MuData:
     """Turn paired multimodal data into a weakly paired problem with known truth.
 
@@ -39,6 +40,9 @@ def unpair(
         The two modalities to keep; default: the first two.
     seed
         Random seed.
+    obs_keys
+        More columns of ``mdata.obs`` (or of each modality's ``.obs``) to copy into each
+        modality, e.g. ``("batch",)`` for a donor covariate.
 
     Returns
     -------
@@ -66,6 +70,11 @@ def unpair(
         new = adata[rows].copy()
         new.obs[TRUTH_KEY] = np.asarray(adata.obs_names[rows])
         new.obs[label_key] = pd.Categorical(np.asarray(labels)[rows].astype(str))
+        for key in obs_keys:
+            if key not in adata.obs and key not in mdata.obs:
+                raise KeyError(f"obs_keys: {key!r} found neither in mdata.obs nor in mdata[{modality!r}].obs.")
+            values = adata.obs[key] if key in adata.obs else mdata.obs[key].reindex(adata.obs_names)
+            new.obs[key] = pd.Categorical(np.asarray(values)[rows].astype(str))
         new.obs_names = [f"{modality}_{k}" for k in range(n_keep)]
         adatas[modality] = new
     out = new_mudata(adatas)

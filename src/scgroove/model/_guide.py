@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from scgroove._constants import BATCH_KEYS, LABELS_KEYS, X_KEYS
 from scgroove._matrix import in_memory, row_chunks, summarise_values
 from scgroove.align import Coupling, labeled_gw
+from scgroove.align._blocks import stratified_labels, strip_strata
 
 
 def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) -> np.ndarray:
@@ -98,7 +99,8 @@ def structure_guide(
         a random part of a few thousand cells still covers the label's states, and the guide's
         cost stays linear in the number of cells. ``None``: exact.
 
-    With batch covariates each batch's PCA coordinates are first centred on its control cells
+    With batch covariates (shared by both modalities: donors) cells are coupled within their
+    own batch, and each batch's PCA coordinates are first centred on its control cells
     (:func:`centre_batches`), so a batch shift does not pass for within-group structure.
     """
     manager = model.adata_manager
@@ -111,7 +113,9 @@ def structure_guide(
         for m in (1, 2):
             batches = np.asarray(manager.get_from_registry(BATCH_KEYS[m])).reshape(-1)
             spaces[m - 1] = centre_batches(spaces[m - 1], batches, groups[labels[m - 1]] == control)
-    return labeled_gw(spaces[0], spaces[1], labels[0], labels[1], epsilon=epsilon, max_block_cells=max_block_cells)
+            labels[m - 1] = stratified_labels(labels[m - 1], batches)
+    coupling = labeled_gw(spaces[0], spaces[1], *labels, epsilon=epsilon, max_block_cells=max_block_cells)
+    return strip_strata(coupling)
 
 
 def guide_matrix(guide, n1: int, n2: int) -> sp.csr_matrix:

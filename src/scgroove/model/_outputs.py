@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,7 +23,23 @@ from scgroove._results import (
     write_imputation,
 )
 from scgroove.align import Coupling, align
+from scgroove.align._blocks import stratified_labels, strip_strata
 from scgroove.model._batching import rows_as_tensor
+
+
+def _warn_unmatched_strata(stratified, plain, modalities) -> None:
+    """Warn when matching within batches leaves cells of a shared label without a partner."""
+    for here, there in ((0, 1), (1, 0)):
+        shared_label = np.isin(plain[here], plain[there])
+        lost = shared_label & ~np.isin(stratified[here], stratified[there])
+        if lost.any():
+            warnings.warn(
+                f"{int(lost.sum())} cells of modality {modalities[here]!r} have no cell of their label in their own "
+                f"batch in modality {modalities[there]!r} and get no partner; align(within_batch=False) matches "
+                "across batches.",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 class ModelOutputsMixin:
@@ -57,6 +74,11 @@ class ModelOutputsMixin:
         if key not in manager.data_registry:
             return None
         return np.asarray(manager.get_from_registry(key)).reshape(-1)
+
+    def _alignment_labels(self, mdata: MuData, modality: str, within_batch: bool) -> np.ndarray:
+        """Registered labels, stratified by batch when asked and the model has batches."""
+        batches = self._registered_batches(mdata, modality) if within_batch else None
+        return stratified_labels(self._registered_labels(mdata, modality), batches)
 
     @staticmethod
     def _rows(codes: np.ndarray | None, start: int, stop: int) -> torch.Tensor | None:
@@ -226,6 +248,7 @@ class ModelOutputsMixin:
         key_added: str = "coupling",
         batch_size: int = 1024,
         top_k: int | None = None,
+        within_batch: bool = True,
         **params,
     ) -> Coupling:
         """Match the cells of the two modalities with an aligner on the model's latents.
@@ -250,6 +273,11 @@ class ModelOutputsMixin:
             <scgroove.align.Coupling.top_k>`): the stored coupling then has at most ``n1 * top_k``
             entries instead of the label blocks' sizes (10^8 for one 10k x 10k control block);
             the mass this moves is in ``info["top_k_mass_moved"]``.
+        within_batch
+            With a batch covariate (``setup_mudata(batch_key=...)``, shared by both modalities,
+            e.g. the donor): match each cell only to cells of its own batch, i.e. labeled methods
+            couple within (label, batch) blocks, all named by the label. A cell's true partner
+            has its donor, so this only removes wrong matches; ``False`` matches across batches.
         **params
             Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...).
 
@@ -266,14 +294,9 @@ class ModelOutputsMixin:
         mdata = self._validate_anndata(mdata)
         m1, m2 = self.modalities
         latents = self.get_latent_representation(mdata, None, batch_size)
-        coupling = align(
-            latents[m1],
-            latents[m2],
-            self._registered_labels(mdata, m1),
-            self._registered_labels(mdata, m2),
-            method=method,
-            **params,
-        )
+        labels = [self._alignment_labels(mdata, m, within_batch) for m in (m1, m2)]
+        _warn_unmatched_strata(labels, [self._registered_labels(mdata, m) for m in (m1, m2)], (m1, m2))
+        coupling = strip_strata(align(latents[m1], latents[m2], *labels, method=method, **params))
         if top_k is not None:
             coupling = coupling.top_k(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)

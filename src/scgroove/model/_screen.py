@@ -128,6 +128,32 @@ class ScreenDesign:
         return record
 
 
+def check_screen_keys(
+    mdata: MuData,
+    perturbation_key: str,
+    modalities: Sequence[str],
+    control_label: str | None = None,
+    group_key: str | None = None,
+    batch_key: str | None = None,
+    null_perturbations: NullHandling | None = None,
+) -> dict[str, str]:
+    """Every check of the screen's keys (no test, no writes); returns each label's group."""
+    if null_perturbations is not None and null_perturbations not in NULL_HANDLINGS:
+        raise ValueError(f"null_perturbations must be one of {NULL_HANDLINGS}, got {null_perturbations!r}.")
+    if control_label is None and null_perturbations in ("merge", "drop"):
+        raise ValueError(
+            f"null_perturbations={null_perturbations!r} needs control_label: null perturbations are those that "
+            "do not differ from control."
+        )
+    groups = label_groups(mdata, modalities, perturbation_key, group_key)
+    if batch_key is not None:
+        check_batches(mdata, modalities, batch_key)
+    if control_label is not None:
+        group_column = perturbation_key if group_key is None else group_key
+        check_control(mdata, modalities, groups, str(control_label), group_column)
+    return groups
+
+
 def screen_design(
     mdata: MuData,
     perturbation_key: str,
@@ -146,21 +172,13 @@ def screen_design(
     arguments in ``effect_test``) are merged into control's group (``"merge"``), left as they
     are (``"keep"``) or excluded from training (``"drop"``).
     """
-    if null_perturbations is not None and null_perturbations not in NULL_HANDLINGS:
-        raise ValueError(f"null_perturbations must be one of {NULL_HANDLINGS}, got {null_perturbations!r}.")
-    if control_label is None and null_perturbations in ("merge", "drop"):
-        raise ValueError(
-            f"null_perturbations={null_perturbations!r} needs control_label: null perturbations are those that "
-            "do not differ from control."
-        )
-    groups = label_groups(mdata, modalities, perturbation_key, group_key)
-    if batch_key is not None:
-        check_batches(mdata, modalities, batch_key)
+    groups = check_screen_keys(
+        mdata, perturbation_key, modalities, control_label, group_key, batch_key, null_perturbations
+    )
     if control_label is None:
         return ScreenDesign(dict(groups), group_key=group_key, batch_key=batch_key)
     control_label = str(control_label)
     group_column = perturbation_key if group_key is None else group_key
-    check_control(mdata, modalities, groups, control_label, group_column)
     handling = "merge" if null_perturbations is None else null_perturbations
     design = ScreenDesign(dict(groups), control_label, group_key, batch_key, null_perturbations=handling)
     if handling == "keep":

@@ -21,7 +21,7 @@ from scgroove._results import (
     write_imputation,
 )
 from scgroove.align import Coupling, align, select_by_label_resolution
-from scgroove.align._blocks import one_hot_labels
+from scgroove.align._blocks import one_hot_labels, stratified_labels, strip_strata
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
@@ -46,6 +46,8 @@ PIPELINES: dict[str, Pipeline] = {
     "pca_gw": Pipeline("pca", "labeled_gw", "each modality's own PCA + labeled Gromov-Wasserstein", False),
     "label_only": Pipeline("label_only", "labeled_ot", "labels only: uniform within each label (a floor)", True),
 }
+#: Screen options of :meth:`scgroove.GROOVE.setup_mudata` that ``setup_kwargs`` may set.
+SETUP_KWARGS = ("control_label", "group_key", "batch_key", "null_perturbations", "effect_test")
 #: Candidates of ``pipeline="auto"``.
 AUTO_CANDIDATES = ("groove", "pca_gw")
 
@@ -65,6 +67,7 @@ class MatchPlan:
     aligner_params: dict
     train_kwargs: dict
     model_kwargs: dict
+    setup_kwargs: dict
     seed: int
     selection_repeats: int
     selection_epochs: int
@@ -138,6 +141,7 @@ def prepare_match(
     aligner_params: Mapping | None = None,
     train_kwargs: Mapping | None = None,
     model_kwargs: Mapping | None = None,
+    setup_kwargs: Mapping | None = None,
     seed: int = 0,
     selection_repeats: int = 2,
     selection_epochs: int = 20,
@@ -145,6 +149,7 @@ def prepare_match(
 ) -> MatchPlan:
     """Check every argument and the data of :func:`match`; raises before anything is trained."""
     from scgroove.align import default_params
+    from scgroove.model._screen import check_screen_keys
     from scgroove.model._validation import validate_weakly_paired
 
     check_choices(pipeline, aligner, impute)
@@ -153,6 +158,13 @@ def prepare_match(
     modalities = tuple(modalities)
     layers = dict(layers or {})
     validate_weakly_paired(mdata, perturbation_key, modalities, layers)
+    setup_kwargs = dict(setup_kwargs or {})
+    unknown = set(setup_kwargs) - set(SETUP_KWARGS)
+    if unknown:
+        raise TypeError(f"setup_kwargs {sorted(unknown)} are not screen options of setup_mudata; use {SETUP_KWARGS}.")
+    check_screen_keys(
+        mdata, perturbation_key, modalities, **{k: v for k, v in setup_kwargs.items() if k != "effect_test"}
+    )
     aligner_params = dict(aligner_params or {})
     for name in set(pipeline_aligners(pipeline, aligner)):
         wrong = set(aligner_params) - set(default_params(name))
@@ -172,6 +184,7 @@ def prepare_match(
         aligner_params,
         dict(train_kwargs or {}),
         dict(model_kwargs or {}),
+        setup_kwargs,
         seed,
         selection_repeats,
         selection_epochs,
@@ -203,7 +216,11 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         ``"reverse"``, ``"both"``, ``"none"``), ``key_added`` (coupling key), ``aligner_params``
         (e.g. ``{"epsilon": 0.03, "max_block_cells": 2000}``),
         ``train_kwargs`` (``GROOVE.train``, e.g. ``{"max_epochs": 100}``), ``model_kwargs``
-        (``GROOVE(...)``), ``seed``, ``selection_repeats``, ``selection_epochs``,
+        (``GROOVE(...)``), ``setup_kwargs`` (the screen options of
+        :meth:`scgroove.GROOVE.setup_mudata`: ``control_label``, ``group_key``, ``batch_key``,
+        ``null_perturbations``, ``effect_test``; they shape GROOVE's training, checked before it;
+        with ``batch_key`` every pipeline matches cells within their own batch),
+        ``seed``, ``selection_repeats``, ``selection_epochs``,
         ``max_obsm_bytes`` (largest imputation written to ``obsm``, checked before training;
         256 MiB by default: impute many features with :meth:`scgroove.GROOVE.impute`'s
         ``features=`` or ``output="anndata"`` instead).
@@ -239,7 +256,13 @@ def run_match(plan: MatchPlan) -> MatchResult:
     labels = [plan.mdata.mod[m].obs[plan.perturbation_key].astype(str).to_numpy() for m in plan.modalities]
     aligner = plan.aligner or spec.aligner
     x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
-    coupling = align(x1, x2, labels[0], labels[1], method=aligner, **plan.aligner_params)
+    batch_key = plan.setup_kwargs.get("batch_key")
+    if batch_key is not None:  # donors are known in both modalities: match within each
+        labels = [
+            stratified_labels(lab, plan.mdata.mod[m].obs[batch_key].astype(str).to_numpy())
+            for lab, m in zip(labels, plan.modalities, strict=True)
+        ]
+    coupling = strip_strata(align(x1, x2, labels[0], labels[1], method=aligner, **plan.aligner_params))
     m1 = plan.modalities[0]
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
@@ -282,7 +305,11 @@ def _representation(plan: MatchPlan, kind: str, labels, train_kwargs: dict):
 
     scvi.settings.seed = plan.seed
     GROOVE.setup_mudata(
-        plan.mdata, perturbation_key=plan.perturbation_key, modalities=plan.modalities, layers=plan.layers
+        plan.mdata,
+        perturbation_key=plan.perturbation_key,
+        modalities=plan.modalities,
+        layers=plan.layers,
+        **plan.setup_kwargs,
     )
     model = GROOVE(plan.mdata, **plan.model_kwargs)
     model.train(**{"seed": plan.seed, **train_kwargs})
