@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -79,6 +80,29 @@ def null_detection(mdata) -> dict:
     }
 
 
+def null_separation(mdata, latent: dict) -> dict:
+    """How far the null genes' cells sit from control in a representation, against the active genes.
+
+    For each gene, the distance between its cells' mean and the control cells' mean, in units of
+    the control cells' root-mean-square spread, averaged over the null genes and over the active
+    genes of the simulation, per modality. In the true latent the null genes are at sampling
+    distance from control; a contrast that uses them as negatives pushes them away.
+    """
+    null = set(mdata.uns["simulation"]["null_perturbations"])
+    rows = {}
+    for modality in MODALITIES:
+        genes = mdata.mod[modality].obs["perturbation"].astype(str).to_numpy()
+        z = latent[modality]
+        control = z[genes == "control"]
+        spread = np.sqrt(((control - control.mean(0)) ** 2).sum(1).mean())
+        distance = {
+            g: np.linalg.norm(z[genes == g].mean(0) - control.mean(0)) / spread for g in set(genes) - {"control"}
+        }
+        rows[f"null_separation_{modality}"] = float(np.mean([d for g, d in distance.items() if g in null]))
+        rows[f"active_separation_{modality}"] = float(np.mean([d for g, d in distance.items() if g not in null]))
+    return rows
+
+
 def run_setup(name: str, mdata, truth: dict, seed: int, epochs: int) -> list[tuple[str, str, float]]:
     import scvi
 
@@ -100,6 +124,7 @@ def run_setup(name: str, mdata, truth: dict, seed: int, epochs: int) -> list[tup
     z1, z2 = z[MODALITIES[0]], z[MODALITIES[1]]
     labels1, labels2 = truth["labels"]
     rows["within_label_foscttm"] = sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"])
+    rows.update(null_separation(mdata, z))
     # the model's own alignment: labeled OT at guide level, within each batch when it has batches
     rows.update(score_coupling(model.align(epsilon=OT_EPSILON), truth, ""))
     if "batch_key" in SETUPS[name]:
@@ -130,6 +155,8 @@ def main(argv=None):
             batches = [mdata.mod[m].obs["batch"].to_numpy() for m in MODALITIES]
             within = {**truth, "labels": [stratified_labels(lab, b) for lab, b in zip(labels, batches, strict=True)]}
             rows += [(f"{name}+batch", k, v) for name, k, v in references(mdata, KEY, MODALITIES, within)]
+            true_latent = {m: mdata.mod[m].obsm["X_true_latent"] for m in MODALITIES}
+            rows += [("true_latent", k, v) for k, v in null_separation(mdata, true_latent).items()]
         for name in args.setups:
             rows += run_setup(name, mdata, truth, args.seed, args.epochs)
             print(name, {k: round(v, 4) for n, k, v in rows if n == f"groove_{name}"}, flush=True)

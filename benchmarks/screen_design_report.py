@@ -15,7 +15,16 @@ import argparse
 import pandas as pd
 from scipy import stats
 
-METRICS = ("bary_foscttm", "trace", "cell_pearson", "decoder_cell_pearson", "within_label_foscttm", "epochs")
+METRICS = (
+    "bary_foscttm",
+    "trace",
+    "cell_pearson",
+    "decoder_cell_pearson",
+    "within_label_foscttm",
+    "null_separation_rna",
+    "active_separation_rna",
+    "epochs",
+)
 
 
 def tidy(paths) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """The screen features on real paired data with the pairing hidden: a donor covariate and ATAC as LSI.
 
 * ``bmmc_cite_600`` (CITE-seq, two donors in ``obs["batch"]``): GROOVE with and without
-  ``batch_key="batch"``;
+  ``batch_key="batch"`` (covariate and matching within each donor), beside the references with
+  and without the donor (``+batch``: labels stratified by donor);
 * ``bmmc_multiome_500`` (RNA + ATAC): GROOVE on the peaks (``nb``) and on ``sg.pp.atac_lsi``
   (``normal``), with seconds per epoch.
 
@@ -33,6 +34,7 @@ from within_group_screen import (  # noqa: E402
 
 import scgroove as sg  # noqa: E402
 from scgroove._mudata import new_mudata  # noqa: E402
+from scgroove.align._blocks import stratified_labels  # noqa: E402
 from scgroove.benchmark._runner import quiet_libraries  # noqa: E402
 
 
@@ -60,6 +62,10 @@ def run_seed(seed: int, epochs: int) -> pd.DataFrame:
     modalities = ("rna", "protein")
     truth = make_truth(mdata, "label", modalities)
     cite = references(mdata, "label", modalities, truth)
+    # the same references told each cell's donor, as GROOVE with batch_key is
+    donors = [mdata.mod[m].obs["batch"].to_numpy() for m in modalities]
+    by_donor = {**truth, "labels": [stratified_labels(lab, d) for lab, d in zip(truth["labels"], donors, strict=True)]}
+    cite += [(f"{name}+batch", k, v) for name, k, v in references(mdata, "label", modalities, by_donor)]
     cite += groove("groove", mdata, modalities, truth, seed, epochs)
     cite += groove("groove_batch", mdata, modalities, truth, seed, epochs, batch_key="batch")
     rows += [("bmmc_cite_600", *row) for row in cite]

@@ -186,16 +186,24 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
     return out
 
 
-PEERS = ("moscot_gw", "moscot_fgw_labels", "moscot_per_label")
+PEERS = ("moscot_gw", "moscot_fgw_labels", "moscot_per_label", "scconfluence")
 
 
-def run_peer(name: str, truth: dict) -> list[tuple[str, str, float]]:
-    """A peer tool's coupling on each modality's PCA (optional dependency), scored like the references."""
-    from scgroove.benchmark._external import moscot_coupling
+def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed=0) -> list[tuple[str, str, float]]:
+    """A peer tool's coupling (optional dependency), scored like the references.
+
+    moscot solves on each modality's PCA; scConfluence learns latents (labels as its cross-modal
+    cost), matched by the same labeled OT as GROOVE's latents.
+    """
+    from scgroove.benchmark._external import moscot_coupling, scconfluence_latents
 
     labels1, labels2 = truth["labels"]
     start = time.perf_counter()
-    coupling = moscot_coupling(*truth["pca"], labels1, labels2, mode=name.removeprefix("moscot_"))
+    if name == "scconfluence":
+        z1, z2 = scconfluence_latents(mdata, key, modalities, seed=seed, epochs=300)
+        coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
+    else:
+        coupling = moscot_coupling(*truth["pca"], labels1, labels2, mode=name.removeprefix("moscot_"))
     seconds = time.perf_counter() - start
     rows = score_coupling(coupling, truth, "")
     rows["seconds"] = seconds
@@ -262,7 +270,7 @@ def main(argv=None):
     parser.add_argument("--variants", nargs="*", default=["groove"], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--no-references", action="store_true")
-    parser.add_argument("--peers", nargs="*", default=[], choices=list(PEERS), help="peer tools (need moscot)")
+    parser.add_argument("--peers", nargs="*", default=[], choices=list(PEERS), help="peer tools (optional installs)")
     parser.add_argument("--diagnose", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/within_group_screen/results.csv")
     args = parser.parse_args(argv)
@@ -273,7 +281,7 @@ def main(argv=None):
         truth = make_truth(mdata, key, modalities)
         rows = [] if args.no_references else references(mdata, key, modalities, truth)
         for name in args.peers:
-            rows += run_peer(name, truth)
+            rows += run_peer(name, truth, mdata, key, modalities, args.seed)
             print(name, {k: round(v, 4) for n, k, v in rows if n == name}, flush=True)
         for name in args.variants:
             rows += run_variant(

@@ -94,6 +94,14 @@ def test_unpair_real_data():
     assert (rna.obs["label"].to_numpy()[paired_rows] == protein.obs["label"].to_numpy()[match[paired_rows]]).all()
     assert sp.issparse(rna.X) and "log_normalized" in rna.layers
     assert paired["rna"].n_obs == 600  # input untouched
+    # a donor covariate comes along on request, cell by cell
+    with_donor = sg.datasets.unpair(paired, label_key="label", seed=0, obs_keys=("batch",))
+    donor = with_donor["protein"].obs["batch"].astype(str).to_numpy()
+    original = with_donor["protein"].obs["true_cell"].to_numpy()
+    assert (donor == paired.obs["batch"].astype(str).reindex(original).to_numpy()).all()
+    assert "batch" not in weak["rna"].obs
+    with pytest.raises(KeyError, match="obs_keys: 'donor'"):
+        sg.datasets.unpair(paired, label_key="label", obs_keys=("donor",))
 
 
 def test_unpair_errors():

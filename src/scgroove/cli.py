@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-key",
         metavar="COLUMN",
         help="obs column with a batch/donor covariate shared by both modalities, one-hot into the encoders and "
-        "decoders",
+        "decoders; cells are matched within their own batch",
     )
     run.add_argument(
         "--null-perturbations",

@@ -220,9 +220,13 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             ``perturbation_key``. A label mapping to two groups is an error.
         batch_key
             Column of each modality's ``.obs`` with a categorical covariate shared by both
-            modalities (donor, lane, plate): one-hot into every encoder and decoder, as scVI does,
-            so batch effects are not learned as perturbation effects or cell state. Every batch
-            must have cells in both modalities; query data must use the same batch names.
+            modalities (the donor, or a plate that holds both assays): one-hot into every encoder
+            and decoder, as scVI does, so batch effects are not learned as perturbation effects or
+            cell state. Since a cell's true partner has its batch, the guide and
+            :meth:`align` also match within each batch (``align(within_batch=False)`` does not).
+            Every batch must have cells in both modalities; query data must use the same batch
+            names. Technical batches of one assay only (sequencing lanes) are not such a
+            covariate.
         null_perturbations
             With ``control_label``: what to do with perturbations (groups) that differ from
             control in no modality, by :func:`scgroove.tl.perturbation_effects` (energy distance,
@@ -304,7 +308,8 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
     @property
     def control_group(self) -> str | None:
         """The control label given to ``setup_mudata`` (``None``: no control)."""
-        return self.registry_["setup_args"].get("control_label")
+        control = self.registry_["setup_args"].get("control_label")
+        return None if control is None else str(control)
 
     def _contrast_codes(self) -> tuple[np.ndarray, list[str]]:
         """Contrast-group code of each registered label code (-1: not trained on), and the groups' names."""

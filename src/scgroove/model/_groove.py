@@ -31,6 +31,11 @@ class GROOVE(WeaklyPairedModel):
         anything else -> normal.
     registry
         A saved registry, used by :meth:`load` to build the model without data.
+    contrast_groups
+        Perturbation label -> contrast group (``None``: not trained on), the unit GroupCLIP and
+        the group-balanced batches work on. Default: what :meth:`setup_mudata` decided from
+        ``group_key``, ``control_label`` and ``null_perturbations`` (``mdata.uns["groove"]["screen"]``);
+        labels not named are their own group. Saved with the model.
     **module_kwargs
         Hyperparameters of :class:`scgroove.module.GROOVEModule`, documented there once:
         ``n_hidden``, ``n_layers``, ``dropout_rate`` (network shape); ``alpha`` (contrast weight,

@@ -19,7 +19,7 @@ class LabelAwareVAE(WeaklyPairedModel):
     ----------
     mdata
         MuData registered with :meth:`setup_mudata`.
-    n_latent, likelihoods, registry
+    n_latent, likelihoods, registry, contrast_groups
         As in :class:`~scgroove.GROOVE`.
     **module_kwargs
         Hyperparameters of :class:`scgroove.module.AdversarialVAEModule`: ``n_hidden``,
