@@ -112,6 +112,8 @@ def _scconfluence_modality(source: ad.AnnData, name: str, loss: str, n_pcs: int,
         sc.pp.normalize_total(adata, target_sum=1e4)
         sc.pp.log1p(adata)
         sc.pp.pca(adata, n_comps=min(n_pcs, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
+        # scConfluence hands it to torch.from_numpy, which refuses the negative strides PCA may leave
+        adata.obsm["X_pca"] = np.ascontiguousarray(adata.obsm["X_pca"])
     elif loss == "l2":
         x = x.toarray() if sp.issparse(x) else x
         if counts:  # the centred log-ratio per cell of its protein tutorial (muon.prot.pp.clr, axis=1)
