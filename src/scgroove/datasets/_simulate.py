@@ -35,6 +35,12 @@ def _random_map(n_in: int, n_out: int, rng: np.random.Generator, n_hidden: int =
     return lambda h: np.tanh(h @ w1 + b1) @ w2
 
 
+#: Count modalities with more entries than this are drawn in row chunks and stored sparse as they
+#: go (a 100k-cell x 20k-gene screen never exists dense); smaller ones in one pass, as always.
+CHUNKED_ENTRIES = 50_000_000
+CHUNK_CELLS = 4096
+
+
 def _observe(
     latent: np.ndarray,
     kind: Kind,
@@ -43,11 +49,16 @@ def _observe(
     rng: np.random.Generator,
     library_size: float | None = None,
     batch_shift: np.ndarray | None = None,
-) -> np.ndarray:
-    signal = _random_map(latent.shape[1], n_features, rng)(latent)
+    batch: np.ndarray | None = None,
+) -> np.ndarray | sp.csr_matrix:
+    """A modality's observations of ``latent``; ``batch_shift[batch]`` is each cell's technical shift."""
+    network = _random_map(latent.shape[1], n_features, rng)
+    if kind == "counts" and len(latent) * n_features > CHUNKED_ENTRIES:
+        return _observe_counts_chunked(latent, network, n_features, noise, rng, library_size, batch_shift, batch)
+    signal = network(latent)
     signal = (signal - signal.mean(0)) / (signal.std(0) + 1e-8)
     if batch_shift is not None:  # technical batch effect: a per-feature shift of the log rate / mean / logit
-        signal = signal + batch_shift
+        signal = signal + batch_shift[batch]
     if kind == "counts":
         baseline = rng.normal(0, 1, n_features)  # gene-wise expression level
         log_rate = baseline + 1.0 * signal
@@ -64,6 +75,36 @@ def _observe(
         logits = 1.5 * signal - 1.0 + noise * rng.normal(size=signal.shape)
         return (rng.random(signal.shape) < 1 / (1 + np.exp(-logits))).astype(np.float32)
     raise ValueError(f"Unknown modality kind {kind!r}; choose 'counts', 'continuous' or 'binary'.")
+
+
+def _observe_counts_chunked(latent, network, n_features, noise, rng, library_size, batch_shift, batch) -> sp.csr_matrix:
+    """The counts of :func:`_observe`, drawn ``CHUNK_CELLS`` cells at a time into a CSR matrix.
+
+    The same model: the per-feature standardisation of the network's output is computed over all
+    cells in a first pass, then each chunk is drawn and sparsified (memory: one chunk dense).
+    """
+    chunks = [slice(start, start + CHUNK_CELLS) for start in range(0, len(latent), CHUNK_CELLS)]
+    total, total_sq = np.zeros(n_features), np.zeros(n_features)
+    for rows in chunks:
+        signal = network(latent[rows])
+        total += signal.sum(0)
+        total_sq += (signal**2).sum(0)
+    mean = total / len(latent)
+    std = np.sqrt(np.clip(total_sq / len(latent) - mean**2, 0, None))
+    baseline = rng.normal(0, 1, n_features)
+    typical = library_size if library_size is not None else max(20 * n_features, 1)
+    library = rng.lognormal(np.log(typical), 0.3, size=(len(latent), 1))
+    theta = 1.0 / max(noise, 1e-3)
+    out = []
+    for rows in chunks:
+        log_rate = baseline + (network(latent[rows]) - mean) / (std + 1e-8)
+        if batch_shift is not None:
+            log_rate = log_rate + batch_shift[batch[rows]]
+        proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
+        proportions /= proportions.sum(axis=1, keepdims=True)
+        mu = library[rows] * proportions
+        out.append(sp.csr_matrix(rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)))
+    return sp.vstack(out, format="csr")
 
 
 def simulate(
@@ -154,7 +195,9 @@ def simulate(
         Median counts per cell of count modalities (default ``20 * n_features``, dense); a
         droplet-like RNA modality has a few thousand counts over thousands of genes, so most
         entries are 0. Count modalities are stored as CSR when more than half their entries are 0
-        (e.g. ``n_features={"rna": 20000}, library_size=3000`` for a droplet screen).
+        (e.g. ``n_features={"rna": 20000}, library_size=3000`` for a droplet screen); above 5e7
+        cells x features they are drawn in chunks of cells straight into CSR, so a screen of 10^5
+        cells x 20k genes never exists dense.
     null_fraction
         Fraction of the perturbations (chosen at random) with no effect in either modality;
         listed in ``mdata.uns["simulation"]["null_perturbations"]``.
@@ -249,8 +292,8 @@ def simulate(
         )
         batch_shift = None
         if n_batches > 1:
-            batch_shift = screen_rng.normal(0, batch_effect, (n_batches, n_features[modality]))[batch]
-        X = _observe(latent, kind, n_features[modality], noise, rng, library_size, batch_shift)
+            batch_shift = screen_rng.normal(0, batch_effect, (n_batches, n_features[modality]))
+        X = _observe(latent, kind, n_features[modality], noise, rng, library_size, batch_shift, batch)
         kept = rng.permutation(n_cells)[: max(1, int(round(keep_m * n_cells)))]
         obs = pd.DataFrame(
             {
@@ -268,7 +311,7 @@ def simulate(
         if n_batches > 1:
             obs["batch"] = pd.Categorical([f"batch_{b}" for b in batch[kept]])
         X_kept = X[kept]
-        if kind == "counts" and (X_kept == 0).mean() > 0.5:
+        if kind == "counts" and not sp.issparse(X_kept) and (X_kept == 0).mean() > 0.5:
             X_kept = sp.csr_matrix(X_kept)
         adata = ad.AnnData(X_kept, obs=obs)
         adata.var_names = [f"{modality}_feature_{j:04d}" for j in range(X.shape[1])]
