@@ -97,7 +97,8 @@ def ranked(wide: pd.DataFrame, metric: str = "bary_foscttm") -> pd.DataFrame:
     one-sided paired Wilcoxon test of each against the best."""
     wide = wide.copy()
     wide["seconds"] = wide["seconds"].fillna(wide.get("train_seconds")) if "seconds" in wide else np.nan
-    keep = wide[wide.pipeline.isin([*PIPELINE_NAMES, *[p for p in wide.pipeline.unique() if "moscot" in p]])].copy()
+    peers = [p for p in wide.pipeline.unique() if "moscot" in p or p == "scconfluence"]
+    keep = wide[wide.pipeline.isin([*PIPELINE_NAMES, *peers])].copy()
     keep["pipeline"] = keep.pipeline.replace(PIPELINE_NAMES)
     lower = metric in LOWER_IS_BETTER
     out = []
