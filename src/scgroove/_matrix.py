@@ -26,6 +26,16 @@ def row_chunks(matrix, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray | sp
         yield block if in_memory(block) else np.asarray(block)
 
 
+def load_float32(matrix) -> np.ndarray | sp.csr_matrix:
+    """The whole matrix in memory as float32: sparse stays sparse (CSR), backed data read in row chunks."""
+    if in_memory(matrix):
+        return sp.csr_matrix(matrix, dtype=np.float32) if sp.issparse(matrix) else np.asarray(matrix, np.float32)
+    chunks = list(row_chunks(matrix))
+    if sp.issparse(chunks[0]):
+        return sp.vstack(chunks, format="csr").astype(np.float32)
+    return np.vstack(chunks).astype(np.float32)
+
+
 def take_rows(matrix, rows: np.ndarray) -> np.ndarray:
     """Dense float32 array of ``rows`` (any order, repeats allowed); on-disk data read sorted."""
     rows = np.asarray(rows, dtype=np.int64)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 
+import numpy as np
+
+from scgroove.align._blocks import stratified_labels, strip_strata
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -77,3 +81,37 @@ def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **para
             )
         return LABELED[method](x1, x2, labels1, labels2, **params)
     raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")
+
+
+def align_within_strata(
+    x1,
+    x2,
+    labels1,
+    labels2,
+    strata1=None,
+    strata2=None,
+    method: str = "labeled_ot",
+    names: Sequence[str] = ("1", "2"),
+    **params,
+) -> Coupling:
+    """:func:`align` with a labeled method inside (label, stratum) blocks, e.g. a perturbation within a donor.
+
+    The blocks keep their label's name. Cells whose label occurs in the other modality but not in
+    their own stratum there get no partner, and a warning (naming modalities ``names``) says how
+    many. Without strata this is :func:`align`.
+    """
+    if strata1 is None or strata2 is None:
+        return align(x1, x2, labels1, labels2, method=method, **params)
+    plain = [np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)]
+    stratified = [stratified_labels(plain[0], strata1), stratified_labels(plain[1], strata2)]
+    for here, there in ((0, 1), (1, 0)):
+        lost = np.isin(plain[here], plain[there]) & ~np.isin(stratified[here], stratified[there])
+        if lost.any():
+            warnings.warn(
+                f"{int(lost.sum())} cells of modality {names[here]!r} have no cell of their label in their own "
+                f"batch in modality {names[there]!r} and get no partner; align(within_batch=False) matches "
+                "across batches.",
+                UserWarning,
+                stacklevel=3,
+            )
+    return strip_strata(align(x1, x2, *stratified, method=method, **params))

@@ -61,14 +61,8 @@ def _observe(
         signal = signal + batch_shift[batch]
     if kind == "counts":
         baseline = rng.normal(0, 1, n_features)  # gene-wise expression level
-        log_rate = baseline + 1.0 * signal
-        proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
-        proportions /= proportions.sum(axis=1, keepdims=True)
-        typical = library_size if library_size is not None else max(20 * n_features, 1)
-        library = rng.lognormal(np.log(typical), 0.3, size=(len(latent), 1))
-        theta = 1.0 / max(noise, 1e-3)  # NB inverse dispersion: more noise, more overdispersion
-        mu = library * proportions
-        return rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)
+        library = _library_sizes(len(latent), n_features, library_size, rng)
+        return _draw_counts(baseline + signal, library, noise, rng)
     if kind == "continuous":
         return (signal + noise * rng.normal(size=signal.shape)).astype(np.float32)
     if kind == "binary":
@@ -92,19 +86,29 @@ def _observe_counts_chunked(latent, network, n_features, noise, rng, library_siz
     mean = total / len(latent)
     std = np.sqrt(np.clip(total_sq / len(latent) - mean**2, 0, None))
     baseline = rng.normal(0, 1, n_features)
-    typical = library_size if library_size is not None else max(20 * n_features, 1)
-    library = rng.lognormal(np.log(typical), 0.3, size=(len(latent), 1))
-    theta = 1.0 / max(noise, 1e-3)
+    library = _library_sizes(len(latent), n_features, library_size, rng)
     out = []
     for rows in chunks:
         log_rate = baseline + (network(latent[rows]) - mean) / (std + 1e-8)
         if batch_shift is not None:
             log_rate = log_rate + batch_shift[batch[rows]]
-        proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
-        proportions /= proportions.sum(axis=1, keepdims=True)
-        mu = library[rows] * proportions
-        out.append(sp.csr_matrix(rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)))
+        out.append(sp.csr_matrix(_draw_counts(log_rate, library[rows], noise, rng)))
     return sp.vstack(out, format="csr")
+
+
+def _library_sizes(n_cells: int, n_features: int, library_size: float | None, rng) -> np.ndarray:
+    """Log-normal counts per cell around ``library_size`` (default ``20 * n_features``)."""
+    typical = library_size if library_size is not None else max(20 * n_features, 1)
+    return rng.lognormal(np.log(typical), 0.3, size=(n_cells, 1))
+
+
+def _draw_counts(log_rate: np.ndarray, library: np.ndarray, noise: float, rng) -> np.ndarray:
+    """Negative binomial counts (gamma-Poisson) with proportions ``softmax(log_rate)`` per cell."""
+    proportions = np.exp(log_rate - log_rate.max(axis=1, keepdims=True))
+    proportions /= proportions.sum(axis=1, keepdims=True)
+    theta = 1.0 / max(noise, 1e-3)  # NB inverse dispersion: more noise, more overdispersion
+    mu = library * proportions
+    return rng.poisson(rng.gamma(theta, mu / theta)).astype(np.float32)
 
 
 def simulate(

@@ -7,9 +7,9 @@ import scanpy as sc
 import scipy.sparse as sp
 
 from scgroove._constants import BATCH_KEYS, LABELS_KEYS, X_KEYS
-from scgroove._matrix import in_memory, row_chunks, summarise_values
-from scgroove.align import Coupling, labeled_gw
-from scgroove.align._blocks import stratified_labels, strip_strata
+from scgroove._matrix import load_float32, summarise_values
+from scgroove.align import Coupling
+from scgroove.align._api import align_within_strata
 
 
 def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) -> np.ndarray:
@@ -18,12 +18,7 @@ def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) 
     Sparse input stays sparse (scanpy's implicit centring), backed input is read in row chunks
     (sparse chunks stay sparse); ``n_comps`` is capped by the data's shape.
     """
-    if in_memory(matrix):
-        x = matrix
-    else:
-        chunks = list(row_chunks(matrix))
-        x = sp.vstack(chunks, format="csr") if sp.issparse(chunks[0]) else np.vstack(chunks)
-    x = sp.csr_matrix(x, dtype=np.float32) if sp.issparse(x) else x.astype(np.float32)
+    x = load_float32(matrix)
     if log_normalize:
         library = np.asarray(x.sum(axis=1)).ravel()
         scale = 1e4 / np.maximum(library, 1e-12)
@@ -107,15 +102,22 @@ def structure_guide(
     counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
     spaces = [modality_pca(manager.get_from_registry(X_KEYS[m]), counts[m - 1], n_comps) for m in (1, 2)]
     labels = [np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1) for m in (1, 2)]
+    strata = [None, None]
     if BATCH_KEYS[1] in manager.data_registry:
         groups, _ = model._contrast_codes()
         control = model._control_code()
+        strata = [np.asarray(manager.get_from_registry(BATCH_KEYS[m])).reshape(-1) for m in (1, 2)]
         for m in (1, 2):
-            batches = np.asarray(manager.get_from_registry(BATCH_KEYS[m])).reshape(-1)
-            spaces[m - 1] = centre_batches(spaces[m - 1], batches, groups[labels[m - 1]] == control)
-            labels[m - 1] = stratified_labels(labels[m - 1], batches)
-    coupling = labeled_gw(spaces[0], spaces[1], *labels, epsilon=epsilon, max_block_cells=max_block_cells)
-    return strip_strata(coupling)
+            spaces[m - 1] = centre_batches(spaces[m - 1], strata[m - 1], groups[labels[m - 1]] == control)
+    return align_within_strata(
+        *spaces,
+        *labels,
+        *strata,
+        method="labeled_gw",
+        names=model.modalities,
+        epsilon=epsilon,
+        max_block_cells=max_block_cells,
+    )
 
 
 def guide_matrix(guide, n1: int, n2: int) -> sp.csr_matrix:

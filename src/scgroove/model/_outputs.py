@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -22,24 +21,9 @@ from scgroove._results import (
     write_coupling,
     write_imputation,
 )
-from scgroove.align import Coupling, align
-from scgroove.align._blocks import stratified_labels, strip_strata
+from scgroove.align import Coupling
+from scgroove.align._api import align_within_strata
 from scgroove.model._batching import rows_as_tensor
-
-
-def _warn_unmatched_strata(stratified, plain, modalities) -> None:
-    """Warn when matching within batches leaves cells of a shared label without a partner."""
-    for here, there in ((0, 1), (1, 0)):
-        shared_label = np.isin(plain[here], plain[there])
-        lost = shared_label & ~np.isin(stratified[here], stratified[there])
-        if lost.any():
-            warnings.warn(
-                f"{int(lost.sum())} cells of modality {modalities[here]!r} have no cell of their label in their own "
-                f"batch in modality {modalities[there]!r} and get no partner; align(within_batch=False) matches "
-                "across batches.",
-                UserWarning,
-                stacklevel=3,
-            )
 
 
 class ModelOutputsMixin:
@@ -74,11 +58,6 @@ class ModelOutputsMixin:
         if key not in manager.data_registry:
             return None
         return np.asarray(manager.get_from_registry(key)).reshape(-1)
-
-    def _alignment_labels(self, mdata: MuData, modality: str, within_batch: bool) -> np.ndarray:
-        """Registered labels, stratified by batch when asked and the model has batches."""
-        batches = self._registered_batches(mdata, modality) if within_batch else None
-        return stratified_labels(self._registered_labels(mdata, modality), batches)
 
     @staticmethod
     def _rows(codes: np.ndarray | None, start: int, stop: int) -> torch.Tensor | None:
@@ -294,9 +273,11 @@ class ModelOutputsMixin:
         mdata = self._validate_anndata(mdata)
         m1, m2 = self.modalities
         latents = self.get_latent_representation(mdata, None, batch_size)
-        labels = [self._alignment_labels(mdata, m, within_batch) for m in (m1, m2)]
-        _warn_unmatched_strata(labels, [self._registered_labels(mdata, m) for m in (m1, m2)], (m1, m2))
-        coupling = strip_strata(align(latents[m1], latents[m2], *labels, method=method, **params))
+        labels = [self._registered_labels(mdata, m) for m in (m1, m2)]
+        strata = [self._registered_batches(mdata, m) if within_batch else None for m in (m1, m2)]
+        coupling = align_within_strata(
+            latents[m1], latents[m2], *labels, *strata, method=method, names=(m1, m2), **params
+        )
         if top_k is not None:
             coupling = coupling.top_k(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)

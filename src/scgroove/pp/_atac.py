@@ -7,13 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 
-from scgroove._matrix import in_memory, row_chunks
-
-
-def _as_csr(matrix) -> sp.csr_matrix:
-    if in_memory(matrix):
-        return sp.csr_matrix(matrix, dtype=np.float32)
-    return sp.vstack([sp.csr_matrix(block, dtype=np.float32) for block in row_chunks(matrix)], format="csr")
+from scgroove._matrix import load_float32
 
 
 def tfidf(counts: sp.csr_matrix, idf: np.ndarray | None = None, scale_factor: float = 1e4) -> sp.csr_matrix:
@@ -76,7 +70,7 @@ def atac_lsi(
     --------
     >>> atac_lsi = sg.pp.atac_lsi(mdata["atac"], n_comps=50, n_top_peaks=50_000)
     """
-    counts = _as_csr(adata.X if layer is None else adata.layers[layer])
+    counts = sp.csr_matrix(load_float32(adata.X if layer is None else adata.layers[layer]))
     if counts.nnz and counts.data.min() < 0:
         raise ValueError("atac_lsi needs counts or binary accessibility; the data has negative values.")
     max_comps = min(counts.shape) - 1 - int(drop_first)

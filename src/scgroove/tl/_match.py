@@ -21,7 +21,8 @@ from scgroove._results import (
     write_imputation,
 )
 from scgroove.align import Coupling, align, select_by_label_resolution
-from scgroove.align._blocks import one_hot_labels, stratified_labels, strip_strata
+from scgroove.align._api import align_within_strata
+from scgroove.align._blocks import one_hot_labels
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
@@ -256,13 +257,11 @@ def run_match(plan: MatchPlan) -> MatchResult:
     labels = [plan.mdata.mod[m].obs[plan.perturbation_key].astype(str).to_numpy() for m in plan.modalities]
     aligner = plan.aligner or spec.aligner
     x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
-    batch_key = plan.setup_kwargs.get("batch_key")
-    if batch_key is not None:  # donors are known in both modalities: match within each
-        labels = [
-            stratified_labels(lab, plan.mdata.mod[m].obs[batch_key].astype(str).to_numpy())
-            for lab, m in zip(labels, plan.modalities, strict=True)
-        ]
-    coupling = strip_strata(align(x1, x2, labels[0], labels[1], method=aligner, **plan.aligner_params))
+    batch_key = plan.setup_kwargs.get("batch_key")  # donors are known in both modalities: match within each
+    strata = [None if batch_key is None else plan.mdata.mod[m].obs[batch_key].to_numpy() for m in plan.modalities]
+    coupling = align_within_strata(
+        x1, x2, *labels, *strata, method=aligner, names=plan.modalities, **plan.aligner_params
+    )
     m1 = plan.modalities[0]
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
