@@ -83,50 +83,71 @@ def paired(wide: pd.DataFrame, metric: str, pipeline: str, references: list[str]
     return pd.DataFrame(out)
 
 
-#: The pipelines of ``sg.tl.match`` / ``scgroove run --pipeline`` under their result names.
-PIPELINE_NAMES = {
-    "guided_projection": "groove",
-    REFERENCE_GW: "pca_gw (best eps)",
-    "pca+labeled_gw@0.01": "pca_gw (default eps 0.01)",
-    "label_only+labeled_ot": "label_only",
+#: How the script's pipeline names read as (learner, aligner, epsilon) of the benchmark grid.
+AS_GRID = {
+    "guided_projection": ("groove", "labeled_ot", 0.05),
+    "groupclip": ("groupclip", "labeled_ot", 0.05),
+    "label_only+labeled_ot": ("label_only", "labeled_ot", 0.05),
+    "scconfluence": ("scconfluence", "labeled_ot", 0.05),
+    "scglue": ("scglue", "labeled_ot", 0.05),
+    **{f"moscot_{mode}": ("pca", f"moscot_{mode}", 0.01) for mode in ("gw", "fgw_labels", "per_label")},
 }
+#: Metrics renamed to the benchmark's names (the rest keep theirs).
+GRID_METRICS = {"cell_pearson": "imputation_cell_pearson", "feature_pearson": "imputation_feature_pearson"}
 
 
-def ranked(wide: pd.DataFrame, metric: str = "bary_foscttm") -> pd.DataFrame:
-    """Per dataset: pipelines and peers by mean ``metric``, with trace, imputation, seconds and a
-    one-sided paired Wilcoxon test of each against the best."""
-    wide = wide.copy()
-    wide["seconds"] = wide["seconds"].fillna(wide.get("train_seconds")) if "seconds" in wide else np.nan
-    peers = [p for p in wide.pipeline.unique() if "moscot" in p or p == "scconfluence"]
-    keep = wide[wide.pipeline.isin([*PIPELINE_NAMES, *peers])].copy()
-    keep["pipeline"] = keep.pipeline.replace(PIPELINE_NAMES)
-    lower = metric in LOWER_IS_BETTER
-    out = []
-    for dataset, rows in keep.groupby("dataset"):
-        values = rows.pivot_table(index="seed", columns="pipeline", values=metric)
-        means = values.mean().sort_values(ascending=lower)
-        best = means.index[0]
-        for rank, pipeline in enumerate(means.index, start=1):
-            both = values[[pipeline, best]].dropna()
-            diff = both[pipeline] - both[best]
-            p = np.nan
-            if pipeline != best and len(diff) >= 2 and diff.abs().sum() > 0:
-                p = stats.wilcoxon(diff, alternative="greater" if lower else "less").pvalue
-            mine = rows[rows.pipeline == pipeline]
-            out.append(
-                {
-                    "dataset": dataset,
-                    "rank": rank,
-                    "pipeline": pipeline,
-                    metric: means[pipeline],
-                    "trace": mine["trace"].mean(),
-                    "cell_pearson": mine["cell_pearson"].mean(),
-                    "seconds": mine["seconds"].mean(),
-                    "n": int(values[pipeline].notna().sum()),
-                    "p_worse_than_best": p,
-                }
-            )
-    return pd.DataFrame(out)
+def as_grid_table(paths) -> pd.DataFrame:
+    """The script's results as a benchmark table (dataset, seed, learner, aligner, epsilon, metric, value).
+
+    Times of a learnt pipeline (its ``seconds``, GROOVE's ``train_seconds``) become the learner's
+    ``train_seconds``; a solver's on PCA (PCA + labeled GW, moscot) its ``align_seconds``. CPU
+    times likewise (``train_cpu_seconds``, ``align_cpu_seconds``).
+    """
+    table = pd.concat([pd.read_csv(path) for path in ([paths] if isinstance(paths, str) else paths)])
+    table = table.groupby(["dataset", "seed", "pipeline", "metric"], as_index=False).last()
+    rows = []
+    for row in table.itertuples(index=False):
+        if row.pipeline.startswith("pca+labeled_gw@"):
+            learner, aligner, epsilon = "pca", "labeled_gw", float(row.pipeline.split("@")[1])
+        elif row.pipeline in AS_GRID:
+            learner, aligner, epsilon = AS_GRID[row.pipeline]
+        else:
+            continue
+        metric = row.metric
+        if metric.startswith("decoder_"):
+            continue  # decoder imputation is no coupling
+        if metric.startswith("fgw0.5_"):  # the same latents matched by labeled FGW (alpha 0.5, epsilon 0.03)
+            aligner, epsilon, metric = "labeled_fgw", 0.03, metric.removeprefix("fgw0.5_")
+        metric = GRID_METRICS.get(metric, metric)
+        if metric in ("seconds", "train_seconds", "cpu_seconds", "train_cpu_seconds"):
+            kind = "cpu_seconds" if "cpu" in metric else "seconds"
+            if learner == "pca":
+                metric = f"align_{kind}"
+            else:
+                metric, aligner, epsilon = f"train_{kind}", "", np.nan
+        rows.append((row.dataset, row.seed, learner, aligner, epsilon, metric, row.value))
+    return pd.DataFrame(rows, columns=["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"])
+
+
+def ranked(paths, metric: str = "bary_foscttm") -> pd.DataFrame:
+    """Per dataset, pipelines and peers ranked by :func:`scgroove.benchmark.rank_pipelines`.
+
+    Each also gets its CPU seconds where recorded (the process's CPU time, which other jobs on
+    the cores do not inflate as they do wall time).
+    """
+    from scgroove.benchmark import rank_pipelines
+
+    grid = as_grid_table(paths)
+    ranking = rank_pipelines(grid, metric)
+    cpu = grid[grid.metric.isin(["train_cpu_seconds", "align_cpu_seconds"])]
+    cpu = cpu.groupby(["dataset", "seed", "learner", "aligner"], dropna=False)["value"].sum().reset_index()
+    learnt = cpu[cpu.aligner == ""].groupby(["dataset", "learner"])["value"].mean()
+    solved = cpu[cpu.aligner != ""].groupby(["dataset", "learner", "aligner"])["value"].mean()
+    ranking["cpu_seconds"] = [
+        learnt.get((d, learner), solved.get((d, learner, aligner), np.nan))
+        for d, learner, aligner in zip(ranking.dataset, ranking.learner, ranking.aligner, strict=True)
+    ]
+    return ranking
 
 
 def main(argv=None):
@@ -135,11 +156,11 @@ def main(argv=None):
     parser.add_argument("--pipeline", default="guided_projection")
     parser.add_argument("--rank", action="store_true", help="only the ranked table of pipelines and peers")
     args = parser.parse_args(argv)
-    wide = tidy(args.results)
     pd.set_option("display.width", 250)
     if args.rank:
-        print(ranked(wide).round(4).to_markdown(index=False))
+        print(ranked(args.results).round(4).to_markdown(index=False))
         return
+    wide = tidy(args.results)
     for metric in ("bary_foscttm", "within_label_foscttm", "trace", "cell_pearson", "feature_pearson"):
         print(f"\n## {metric} (mean ± s.e. over seeds)\n")
         print(summary(wide, metric).to_markdown())

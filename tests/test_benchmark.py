@@ -25,7 +25,11 @@ def test_run_task_rows_and_metrics():
         "trace",
         "trace_chance",
         "bary_foscttm",
+        "imputation_cell_pearson",
+        "imputation_feature_pearson",
+        "align_seconds",
     }
+    assert (ot_rows.loc[ot_rows["metric"] == "align_seconds", "value"] > 0).all()
     # one-hot labels: labeled OT spreads mass uniformly inside labels, i.e. exactly the chance level
     data = benchmark.DATASETS["sim_rho0.8"](0)
     match = sg.datasets.true_matching(data.mdata)
@@ -36,6 +40,12 @@ def test_run_task_rows_and_metrics():
     assert trace == pytest.approx(chance, rel=1e-3)
     recorded_chance = ot_rows[(ot_rows["metric"] == "trace_chance") & (ot_rows["epsilon"] == 0.05)]["value"].item()
     assert recorded_chance == pytest.approx(chance, rel=1e-12)
+    # ... so its barycentric imputation is the label-mean imputation, scored the same way
+    truth = benchmark.DatasetTruth.of(data)
+    label_mean = benchmark.label_mean_imputation(truth.target_values, truth.labels2, truth.labels1)
+    expected = benchmark.score_against_truth(truth, imputed=label_mean)["imputation_cell_pearson"]
+    at_005 = ot_rows[ot_rows["epsilon"] == 0.05].set_index("metric")["value"]
+    assert at_005["imputation_cell_pearson"] == pytest.approx(expected, abs=1e-3)
     assert {"latent_foscttm", "within_label_foscttm", "train_seconds"} <= set(table["metric"])
 
 
@@ -115,6 +125,15 @@ def test_cli_benchmark_writes_tables(tmp_path, capsys):
     assert main(["benchmark", "--config", str(config), "--out", str(tmp_path / "out")]) == 0
     for name in ("results.csv", "summary_bary_foscttm.csv", "summary_trace.csv", "tests_bary_foscttm.csv"):
         assert (tmp_path / "out" / name).exists()
+    ranking = pd.read_csv(tmp_path / "out" / "ranking.csv")
+    assert sorted(zip(ranking.learner, ranking.aligner, strict=True)) == [
+        ("label_only", "labeled_gw"),
+        ("label_only", "labeled_ot"),
+        ("pca", "labeled_gw"),
+    ]
+    assert ranking["rank"].tolist() == [1, 2, 3] and ranking["bary_foscttm"].is_monotonic_increasing
+    assert set(ranking["kind"]) == {"reference"} and (ranking["seconds"] > 0).all() and (ranking["n"] == 2).all()
+    assert "pipelines ranked by barycentric FOSCTTM" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('learners = ["pca"]\ncolour = "blue"\n')
     assert main(["benchmark", "--config", str(bad), "--out", str(tmp_path / "o2")]) == 2
@@ -147,8 +166,8 @@ def test_every_learner_runs_on_a_tiny_simulation():
     data = benchmark.make_dataset("sim_rho1.0", 0, {"n_perturbations": 3, "cells_per_perturbation": 20})
     latents = {}
     for name, learn in benchmark.LEARNERS.items():
-        if name == "uniport":
-            continue  # optional dependency, tested below
+        if name in benchmark.PEER_LEARNERS:
+            continue  # optional dependencies, tested below
         rep = learn(data.mdata, data.key, data.modalities, 0, 2)
         assert rep.x1.shape[0] == data.mdata["rna"].n_obs and rep.x2.shape[0] == data.mdata["protein"].n_obs, name
         assert np.isfinite(rep.x1).all() and np.isfinite(rep.x2).all(), name
@@ -199,7 +218,7 @@ def test_ray_backend_matches_serial(tmp_path):
     key = ["dataset", "seed", "learner", "aligner", "epsilon", "metric"]
     both = serial.merge(distributed, on=key, suffixes=("_serial", "_ray"))
     assert len(both) == len(serial)
-    quality = both[both["metric"] != "train_seconds"]
+    quality = both[~both["metric"].str.endswith("seconds")]  # times differ, scores must not
     np.testing.assert_allclose(quality["value_ray"], quality["value_serial"], rtol=1e-6)
 
 
@@ -333,3 +352,160 @@ def test_scconfluence_adapter_gives_shared_latents_that_follow_the_labels(small_
     same = labels1[:, None] == labels2[None, :]
     distance = np.linalg.norm(z1[:, None] - z2[None], axis=-1)
     assert distance[same].mean() < 0.97 * distance[~same].mean()  # ~0.91-0.94 over seeds; ~1 for random latents
+
+
+def ranking_table() -> pd.DataFrame:
+    """Three pipelines over 5 seeds: groove beats pca (by 0.05, every seed) which beats a peer on
+    average (by 0.01, 3 seeds of 5); pca's best epsilon is not its default."""
+    rows = []
+    for seed in range(5):
+        base = 0.2 + 0.01 * seed
+        peer_gap = 0.03 if seed < 3 else -0.02
+        for learner, aligner, eps, value in (
+            ("groove", "labeled_ot", 0.05, base - 0.05),
+            ("pca", "labeled_gw", 0.01, base + 0.02),
+            ("pca", "labeled_gw", 0.05, base),
+            ("pca", "moscot_gw", 0.01, base + peer_gap),
+        ):
+            rows += [
+                ("d", seed, learner, aligner, eps, "bary_foscttm", value),
+                ("d", seed, learner, aligner, eps, "trace", 1 - value),
+                ("d", seed, learner, aligner, eps, "align_seconds", 1.0 + seed),
+            ]
+        rows += [
+            ("d", seed, "groove", "", np.nan, "train_seconds", 10.0),
+            ("d", seed, "pca", "", np.nan, "train_seconds", 0.5),
+        ]
+    return pd.DataFrame(rows, columns=["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"])
+
+
+def test_rank_pipelines_orders_pipelines_with_their_time_and_tests():
+    ranking = benchmark.rank_pipelines(ranking_table()).set_index(["learner", "aligner"])
+    assert ranking["rank"].to_dict() == {
+        ("groove", "labeled_ot"): 1,
+        ("pca", "labeled_gw"): 2,
+        ("pca", "moscot_gw"): 3,
+    }
+    assert ranking["kind"].to_dict() == {
+        ("groove", "labeled_ot"): "groove",
+        ("pca", "labeled_gw"): "reference",
+        ("pca", "moscot_gw"): "peer",
+    }
+    gw = ranking.loc[("pca", "labeled_gw")]
+    assert gw["epsilon"] == 0.05 and gw["bary_foscttm"] == pytest.approx(0.22)  # its best epsilon
+    assert gw["trace"] == pytest.approx(0.78) and gw["n"] == 5
+    assert gw["seconds"] == pytest.approx(0.5 + 3.0)  # training + the mean alignment time
+    assert ranking.loc[("groove", "labeled_ot"), "seconds"] == pytest.approx(13.0)
+    assert np.isnan(ranking.loc[("groove", "labeled_ot"), "p_worse_than_best"])
+    assert gw["p_worse_than_best"] == pytest.approx(1 / 32)  # worse on 5 of 5 seeds
+    assert ranking.loc[("pca", "moscot_gw"), "p_worse_than_best"] == pytest.approx(1 / 32)
+    # a higher-is-better metric ranks the other way
+    by_trace = benchmark.rank_pipelines(ranking_table(), "trace")
+    assert by_trace.iloc[0][["learner", "aligner"]].tolist() == ["groove", "labeled_ot"]
+
+
+def test_learner_epochs_reach_their_learner_and_are_checked(monkeypatch, tmp_path):
+    seen = {}
+
+    def record(dataset, seed, learner, aligners, epsilons, epochs, dataset_options=None):
+        seen[learner] = epochs
+        return pd.DataFrame(columns=benchmark._runner.COLUMNS)
+
+    monkeypatch.setattr(benchmark._runner, "run_task", record)
+    args = dict(learners=["label_only", "pca"], aligners=["labeled_gw"], datasets=["sim_rho1.0"], seeds=[0])
+    benchmark.run_benchmark(**args, epochs=3, learner_epochs={"pca": 7})
+    assert seen == {"label_only": 3, "pca": 7}
+    with pytest.raises(ValueError, match=r"learner_epochs names \['groove'\]"):
+        benchmark.run_benchmark(**args, learner_epochs={"groove": 7})
+    with pytest.raises(ValueError, match="positive integers"):
+        benchmark.run_benchmark(**args, learner_epochs={"pca": 0})
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        'learners = ["pca"]\naligners = ["labeled_gw"]\ndatasets = ["sim_rho1.0"]\n[learner_epochs]\nlabel_only = 3\n'
+    )
+    with pytest.raises(ValueError, match="not among the learners"):
+        benchmark.load_config(config)
+    # a results folder keeps the per-learner epochs: resuming with others is refused
+    benchmark.run_benchmark(**args, learner_epochs={"pca": 7}, out_dir=tmp_path / "out")
+    with pytest.raises(ValueError, match="learner_epochs"):
+        benchmark.run_benchmark(**args, learner_epochs={"pca": 8}, out_dir=tmp_path / "out")
+
+
+def test_peers_are_named_in_the_grid_with_quadratic_epsilons():
+    for name in ("moscot_gw", "moscot_fgw_labels", "moscot_per_label"):
+        aligner = benchmark.ALIGNERS[name]
+        assert aligner.solver is not None and aligner.default_epsilon == 0.01
+        assert aligner.epsilon_grid == [0.005, 0.01, 0.05]
+    assert "scconfluence" in benchmark.LEARNERS and "scconfluence" in benchmark.BASELINES
+    assert benchmark.pipeline_kind("scconfluence", "labeled_ot") == "peer"
+    assert benchmark.pipeline_kind("autoencoder", "labeled_ot") == "baseline"
+
+
+def test_moscot_aligner_runs_in_the_grid():
+    pytest.importorskip("moscot")
+    table = benchmark.run_task(
+        "sim_rho1.0",
+        0,
+        "pca",
+        ["moscot_per_label", "labeled_gw"],
+        {"moscot_per_label": [0.01], "labeled_gw": [0.01]},
+        1,
+        {"n_perturbations": 3, "cells_per_perturbation": 20},
+    )
+    moscot = table[table["aligner"] == "moscot_per_label"].set_index("metric")["value"]
+    assert {"bary_foscttm", "trace", "imputation_cell_pearson", "align_seconds"} <= set(moscot.index)
+    assert moscot["trace"] > moscot["trace_chance"]  # GW inside each label finds some of the structure
+
+
+def test_scconfluence_learner_in_the_grid():
+    pytest.importorskip("scconfluence")
+    table = benchmark.run_task(
+        "sim_rho1.0",
+        0,
+        "scconfluence",
+        ["labeled_ot"],
+        {"labeled_ot": [0.05]},
+        5,
+        {"n_perturbations": 3, "cells_per_perturbation": 30},
+    )
+    assert {"train_seconds", "latent_foscttm", "within_label_foscttm", "bary_foscttm"} <= set(table["metric"])
+    ranking = benchmark.rank_pipelines(table)
+    assert ranking[["learner", "kind"]].values.tolist() == [["scconfluence", "peer"]]
+
+
+def test_scglue_adapter_gives_shared_latents_from_labels_only(small_mdata):
+    """scGLUE (optional) as a peer: a self-loop-only guidance graph and the labels as its
+    cell-type supervision; one latent row per cell of each modality; a stray feature link is refused.
+    (Its graph sampler runs in a background process, so two runs with one seed differ slightly.)"""
+    pytest.importorskip("scglue")
+    from scgroove.benchmark._external import scglue_latents
+
+    modalities = ("rna", "protein")
+    z1, z2 = scglue_latents(small_mdata, "perturbation", modalities, seed=0, max_epochs=10, n_latent=8)
+    assert z1.shape == (small_mdata["rna"].n_obs, 8) and z2.shape == (small_mdata["protein"].n_obs, 8)
+    assert np.isfinite(z1).all() and np.isfinite(z2).all()
+    with pytest.raises(ValueError, match="'no_such_gene', which is not a feature"):
+        scglue_latents(small_mdata, "perturbation", modalities, max_epochs=2, feature_links=[("no_such_gene", "p0")])
+
+
+def test_heterogeneous_simulation_makes_half_of_its_perturbations_heterogeneous():
+    def mixed(options):
+        data = benchmark.make_dataset("sim_heterogeneous", 0, options)
+        return data.mdata.uns["simulation"]["heterogeneous_perturbations"]
+
+    small = {"cells_per_perturbation": 5}
+    assert mixed({**small, "n_perturbations": 8}) == 5  # at least 5, as before
+    assert mixed({**small, "n_perturbations": 40}) == 20  # the screen-scale simulation of the peers' comparison
+    assert mixed({**small, "n_perturbations": 3}) == 3
+    kept = benchmark.make_dataset("sim_rho1.0", 0, {**small, "n_perturbations": 4, "keep_fraction": (1.0, 1.0)})
+    assert kept.mdata["rna"].n_obs == kept.mdata["protein"].n_obs  # keep_fraction is an option too
+
+
+def test_pipelines_and_peers_config_names_the_screen_scale_grid():
+    from pathlib import Path
+
+    config = benchmark.load_config(Path(__file__).parents[1] / "benchmarks" / "pipelines_and_peers.toml")
+    assert {"groove", "pca", "label_only", "scconfluence", "scglue"} <= set(config["learners"])
+    assert {"moscot_gw", "moscot_fgw_labels", "moscot_per_label"} <= set(config["aligners"])
+    assert len(config["datasets"]) == 7 and len(config["seeds"]) == 5
+    assert config["learner_epochs"] == {"scconfluence": 300, "scglue": 300}

@@ -1,7 +1,8 @@
-"""The benchmark's aligners: methods of :func:`scgroove.align.align` with fixed options."""
+"""The benchmark's aligners: methods of :func:`scgroove.align.align` with fixed options, and peers' solvers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scgroove.align import METHODS, default_params
@@ -28,16 +29,28 @@ class BenchmarkAligner:
     relearn_rule
         ``alpha="auto"`` scored on latents re-learnt from the merged labels, so the held-out
         label resolution rule is fair to learners trained on the labels.
+    solver
+        A peer tool's solver instead of :func:`scgroove.align.align` (an optional dependency):
+        ``solver(x1, x2, labels1, labels2, epsilon=...)`` returns a
+        :class:`~scgroove.align.Coupling`. ``method`` then names it, and ``epsilon`` is its
+        default.
+    epsilon
+        The default epsilon of a ``solver``; methods of :func:`~scgroove.align.align` read theirs
+        from the aligner's signature.
     """
 
     method: str
     options: dict = field(default_factory=dict)
     fused: bool = False
     relearn_rule: bool = False
+    solver: Callable | None = None
+    epsilon: float | None = None
 
     @property
     def default_epsilon(self) -> float | None:
         """The method's own default epsilon (``None``: it has none, e.g. kNN)."""
+        if self.solver is not None:
+            return self.epsilon
         return default_params(self.method).get("epsilon")
 
     @property
@@ -46,9 +59,26 @@ class BenchmarkAligner:
         default = self.default_epsilon
         if default is None:
             return [None]
-        family = "quadratic" if "gw" in self.method else "linear"
+        family = "quadratic" if "gw" in self.method or self.method in PEER_ALIGNERS else "linear"
         return [float(f"{default * factor:.6g}") for factor in EPSILON_FACTORS[family]]
 
+
+def _moscot_solver(mode: str) -> Callable:
+    """A solver posing moscot's translation problem in ``mode``, imported when it runs.
+
+    See :func:`scgroove.benchmark._external.moscot_coupling`.
+    """
+
+    def solve(x1, x2, labels1, labels2, epsilon: float = 0.01):
+        from scgroove.benchmark._external import moscot_coupling
+
+        return moscot_coupling(x1, x2, labels1, labels2, mode=mode, epsilon=epsilon)
+
+    return solve
+
+
+#: moscot's translation problem as a peer aligner, in the three ways a user could pose it.
+PEER_ALIGNERS = {f"moscot_{mode}": mode for mode in ("gw", "fgw_labels", "per_label")}
 
 ALIGNERS: dict[str, BenchmarkAligner] = {
     **{method: BenchmarkAligner(method) for method in METHODS if method != "labeled_fgw"},
@@ -59,6 +89,7 @@ ALIGNERS: dict[str, BenchmarkAligner] = {
         fused=True,
         relearn_rule=True,
     ),
+    **{name: BenchmarkAligner(name, solver=_moscot_solver(mode), epsilon=0.01) for name, mode in PEER_ALIGNERS.items()},
 }
 #: Default epsilon of every benchmark aligner that has one, read from the aligners' signatures.
 DEFAULT_EPSILON: dict[str, float] = {

@@ -6,7 +6,18 @@ import tomllib
 from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).parent / "default.toml"
-KEYS = {"learners", "aligners", "datasets", "seeds", "epochs", "backend", "ray_address", "epsilons", "dataset_options"}
+KEYS = {
+    "learners",
+    "aligners",
+    "datasets",
+    "seeds",
+    "epochs",
+    "learner_epochs",
+    "backend",
+    "ray_address",
+    "epsilons",
+    "dataset_options",
+}
 
 
 def load_config(path: str | Path | None = None) -> dict:
@@ -20,7 +31,18 @@ def load_config(path: str | Path | None = None) -> dict:
     if unknown:
         raise ValueError(f"Unknown keys {sorted(unknown)} in {path}; allowed: {sorted(KEYS)}.")
     check_names(config.get("learners", []), config.get("aligners", []), config.get("datasets", []))
+    check_learner_epochs(config.get("learner_epochs", {}), config.get("learners", []))
     return config
+
+
+def check_learner_epochs(learner_epochs: dict, learners) -> None:
+    """Refuse per-learner epochs for a learner not in the grid, or that are not positive integers."""
+    stray = sorted(set(learner_epochs) - set(learners))
+    if stray:
+        raise ValueError(f"learner_epochs names {stray}, which are not among the learners {list(learners)}.")
+    bad = {name: value for name, value in learner_epochs.items() if not isinstance(value, int) or value < 1}
+    if bad:
+        raise ValueError(f"learner_epochs must be positive integers, got {bad}.")
 
 
 def check_names(learners, aligners, datasets) -> None:

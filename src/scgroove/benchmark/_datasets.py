@@ -39,17 +39,16 @@ class DatasetRecipe:
         return self.make(seed, **options)
 
 
-def _simulated(shared_fraction: float, heterogeneous: int = 0) -> Callable[..., BenchmarkData]:
+def _simulated(shared_fraction: float, heterogeneous: bool = False) -> Callable[..., BenchmarkData]:
     def make(seed: int, **options) -> BenchmarkData:
-        """``options``: arguments of :func:`scgroove.datasets.simulate` (sizes, noise ...)."""
-        params = {"n_perturbations": 10, "cells_per_perturbation": 60, **options}
-        mdata = simulate(
-            shared_fraction=shared_fraction,
-            heterogeneous_perturbations=heterogeneous,
-            keep_fraction=(0.9, 0.85),
-            seed=seed,
-            **params,
-        )
+        """``options``: arguments of :func:`scgroove.datasets.simulate` (sizes, noise ...).
+
+        A heterogeneous simulation makes half of the perturbations heterogeneous (at least 5).
+        """
+        params = {"n_perturbations": 10, "cells_per_perturbation": 60, "keep_fraction": (0.9, 0.85), **options}
+        n = params["n_perturbations"]
+        mixed = min(n, max(5, n // 2)) if heterogeneous else 0
+        mdata = simulate(shared_fraction=shared_fraction, heterogeneous_perturbations=mixed, seed=seed, **params)
         return BenchmarkData(mdata, "perturbation", ("rna", "protein"))
 
     return make
@@ -102,7 +101,7 @@ DATASETS: dict[str, DatasetRecipe] = {
     "sim_rho1.0": DatasetRecipe(_simulated(1.0), simulated=True),
     "sim_rho0.8": DatasetRecipe(_simulated(0.8), simulated=True),
     "sim_rho0.5": DatasetRecipe(_simulated(0.5), simulated=True),
-    "sim_heterogeneous": DatasetRecipe(_simulated(0.8, heterogeneous=5), simulated=True),
+    "sim_heterogeneous": DatasetRecipe(_simulated(0.8, heterogeneous=True), simulated=True),
     "sim_label_noise_20": DatasetRecipe(_label_noise(0.2, _simulated(0.8)), simulated=True),
     "sim_missing_label": DatasetRecipe(_missing_label(_simulated(0.8)), simulated=True),
     "bmmc_cite_600": DatasetRecipe(_real("bmmc_cite_600", ("rna", "protein")), simulated=False),

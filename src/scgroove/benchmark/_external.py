@@ -307,6 +307,160 @@ def scconfluence_latents(
     return tuple(latent.loc[a.obs_names].to_numpy(dtype=np.float32) for a in adatas.values())
 
 
+def _glue_modality(source: ad.AnnData, name: str, key: str, n_pcs: int, seed: int) -> tuple[ad.AnnData, str]:
+    """One modality prepared as scGLUE's tutorials do (see :func:`scglue_latents`).
+
+    Counts get an NB decoder on the raw counts and an encoder reading the PCA of the
+    log-normalised values; anything else a Normal decoder and the PCA of the values.
+    """
+    import scanpy as sc
+
+    x = source.X.tocsr() if sp.issparse(source.X) else np.asarray(source.X)
+    counts = _is_counts(x)
+    adata = ad.AnnData(x.astype(np.float32))
+    adata.obs_names = [f"{name}:{i}" for i in range(adata.n_obs)]
+    adata.var_names = [f"{name}:{feature}" for feature in source.var_names.astype(str)]
+    adata.obs[key] = source.obs[key].astype(str).to_numpy()
+    if counts:
+        adata.layers["counts"] = adata.X.copy()
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+    sc.pp.pca(adata, n_comps=min(n_pcs, adata.n_vars - 1, adata.n_obs - 1), random_state=seed)
+    return adata, ("NB" if counts else "Normal")
+
+
+def scglue_latents(
+    mdata: MuData,
+    key: str,
+    modalities: tuple[str, str],
+    seed: int = 0,
+    max_epochs: int | None = None,
+    label_weight: float = 0.02,
+    feature_links: list[tuple[str, str]] | None = None,
+    n_latent: int = 50,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latents of scGLUE (Cao & Gao 2022), with the labels as its cell-type supervision.
+
+    GLUE trains one VAE per modality whose decoders read feature embeddings learnt from a
+    guidance graph linking features across modalities, aligned by a modality discriminator;
+    ``use_cell_type`` adds a classifier of the labels on the shared latent. Weakly paired
+    modalities of a screen share no features, so the graph holds only each feature's self-loop
+    unless ``feature_links`` are given: the labels (through the classifier) and the
+    discriminator are then its only cross-modal links, as the labels are for every other
+    method of the benchmark. Each modality is prepared as its tutorials do: counts are modelled
+    ``"NB"`` on the raw counts with an encoder reading the PCA (at most 100 components) of the
+    log-normalised values; other values ``"Normal"`` with their PCA. It runs its two stages
+    (pre-training, then fine-tuning with balancing weights) on the CPU.
+
+    scGLUE 0.4.1 installs beside scgroove from PyPI (its pins are lower bounds only)::
+
+        python -m venv --system-site-packages glue-venv
+        glue-venv/bin/pip install --only-binary=:all: scglue==0.4.1
+        glue-venv/bin/pip install --no-deps -e .
+
+    Parameters
+    ----------
+    mdata, key, modalities
+        The weakly paired data, its label column and its two modalities.
+    seed
+        Seed of the weights, the minibatches and the PCA.
+    max_epochs
+        Epochs of each stage (``None``: scGLUE's own, set from the data size, with its own
+        early stopping). When given, its alignment burn-in is capped at half of it, or the
+        discriminator would never start.
+    label_weight
+        scGLUE's ``lam_sup``, the weight of the label classifier (its default).
+    feature_links
+        Pairs ``(feature of modality 1, feature of modality 2)`` to link in the guidance graph
+        (e.g. a protein and its gene): prior knowledge the other methods do not get.
+    n_latent
+        Latent dimension (scGLUE's default).
+
+    Returns
+    -------
+    The two latent matrices (posterior means), rows in each modality's cell order.
+    """
+    try:
+        import networkx as nx
+        import scglue
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            "The scglue learner needs scGLUE: pip install --only-binary=:all: scglue (see scglue_latents)."
+        ) from error
+    names = ("mod1", "mod2")
+    numpy_state = np.random.get_state()
+    quiet_loggers = [logging.getLogger(n) for n in ("scglue", "ignite")]
+    levels = [logger.level for logger in quiet_loggers]
+    try:
+        for logger in quiet_loggers:
+            logger.setLevel(logging.ERROR)
+        with (
+            torch.random.fork_rng(devices=[]),
+            tempfile.TemporaryDirectory() as outdir,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            scglue.config.CPU_ONLY = True
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            adatas = {}
+            for name, modality in zip(names, modalities, strict=True):
+                adata, likelihood = _glue_modality(mdata.mod[modality], name, key, 100, seed)
+                scglue.models.configure_dataset(
+                    adata,
+                    likelihood,
+                    use_highly_variable=False,
+                    use_layer="counts" if likelihood == "NB" else None,
+                    use_rep="X_pca",
+                    use_cell_type=key,
+                )
+                adatas[name] = adata
+            graph = nx.MultiDiGraph()
+            for adata in adatas.values():
+                for feature in adata.var_names:
+                    graph.add_edge(feature, feature, weight=1.0, sign=1, type="loop")
+            for first, second in feature_links or []:
+                first, second = f"mod1:{first}", f"mod2:{second}"
+                for feature in (first, second):
+                    if feature not in graph:
+                        raise ValueError(f"feature_links names {feature.split(':', 1)[1]!r}, which is not a feature.")
+                graph.add_edge(first, second, weight=1.0, sign=1, type="fwd")
+                graph.add_edge(second, first, weight=1.0, sign=1, type="rev")
+            fit = {"directory": outdir}
+            if max_epochs is not None:
+                fit.update(max_epochs=max_epochs, align_burnin=_glue_burnin(adatas, max_epochs))
+            model = scglue.models.fit_SCGLUE(
+                adatas,
+                graph,
+                init_kws={"latent_dim": n_latent, "random_seed": seed},
+                compile_kws={"lam_sup": label_weight},
+                fit_kws=fit,
+            )
+            latents = tuple(np.asarray(model.encode_data(name, adatas[name]), dtype=np.float32) for name in names)
+    finally:
+        np.random.set_state(numpy_state)
+        for logger, level in zip(quiet_loggers, levels, strict=True):
+            logger.setLevel(level)
+    return latents
+
+
+def _glue_burnin(adatas: dict, max_epochs: int) -> int:
+    """The alignment burn-in scGLUE would set itself, capped at half of ``max_epochs``.
+
+    Its formula, for its default learning rate (2e-3), minibatch size (128) and validation
+    share (0.1).
+    """
+    from scglue.models.scglue import SCGLUEModel
+
+    batches_per_epoch = sum(a.n_obs for a in adatas.values()) * 0.9 / 128
+    progress = SCGLUEModel.ALIGN_BURNIN_PRG
+    own = max(math.ceil(progress / 2e-3 / batches_per_epoch), math.ceil(progress))
+    return max(1, min(own, max_epochs // 2))
+
+
 #: How :func:`moscot_coupling` uses the labels (see there).
 MOSCOT_MODES = ("gw", "fgw_labels", "per_label")
 

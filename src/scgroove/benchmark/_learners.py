@@ -107,6 +107,41 @@ def uniport_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: 
     return Representation(x1, x2, shared=True, relearn=relearn)
 
 
+def scconfluence_learner(
+    mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int
+) -> Representation:
+    """The integrator scConfluence (optional dependency), with the labels as its cross-modal cost.
+
+    ``epochs`` is its ``max_epochs`` (it stops early on its validation loss). It needs far more
+    than GROOVE: give it its own with the benchmark's ``learner_epochs = {scconfluence = 300}``,
+    the setting of the comparison in ``benchmarks/results/pipelines_and_peers``.
+    """
+    from scgroove.benchmark._external import scconfluence_latents
+
+    def relearn(labels1, labels2):
+        relabelled = relabelled_copy(mdata, key, modalities, labels1, labels2)
+        return scconfluence_latents(relabelled, key, modalities, seed=seed, epochs=epochs)
+
+    x1, x2 = scconfluence_latents(mdata, key, modalities, seed=seed, epochs=epochs)
+    return Representation(x1, x2, shared=True, relearn=relearn)
+
+
+def scglue_learner(mdata: MuData, key: str, modalities: tuple[str, str], seed: int, epochs: int) -> Representation:
+    """The integrator scGLUE (optional dependency), with the labels as its cell-type supervision.
+
+    ``epochs`` caps each of its two training stages (it stops early on its validation loss);
+    no feature links, so the labels are its only cross-modal information, as for every learner.
+    """
+    from scgroove.benchmark._external import scglue_latents
+
+    def relearn(labels1, labels2):
+        relabelled = relabelled_copy(mdata, key, modalities, labels1, labels2)
+        return scglue_latents(relabelled, key, modalities, seed=seed, max_epochs=epochs)
+
+    x1, x2 = scglue_latents(mdata, key, modalities, seed=seed, max_epochs=epochs)
+    return Representation(x1, x2, shared=True, relearn=relearn)
+
+
 LEARNERS: dict[str, Learner] = {
     **{name: groove_learner(**flags) for name, flags in GROOVE_VARIANTS.items()},
     **{name: groove_learner(**flags) for name, flags in WITHIN_GROUP_OPTIONS.items()},
@@ -114,6 +149,10 @@ LEARNERS: dict[str, Learner] = {
     "pca": pca_learner,
     "label_only": label_only_learner,
     "uniport": uniport_learner,
+    "scconfluence": scconfluence_learner,
+    "scglue": scglue_learner,
 }
+#: Published integrators (optional installs; see :mod:`scgroove.benchmark._external`).
+PEER_LEARNERS = ("uniport", "scconfluence", "scglue")
 #: Learners that are not GROOVE or one of its ablations: GROOVE is tested against the best of these.
-BASELINES = ("pca", "label_only", "autoencoder", "label_aware_vae", "uniport")
+BASELINES = ("pca", "label_only", "autoencoder", "label_aware_vae", *PEER_LEARNERS)

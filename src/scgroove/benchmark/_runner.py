@@ -15,7 +15,7 @@ import pandas as pd
 
 from scgroove.align import SHARED_SPACE, align, select_by_label_resolution, with_alpha_selection
 from scgroove.benchmark._aligners import ALIGNERS, DEFAULT_EPSILONS, BenchmarkAligner
-from scgroove.benchmark._config import check_names
+from scgroove.benchmark._config import check_learner_epochs, check_names
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, Representation
 from scgroove.benchmark._truth import DatasetTruth, score_against_truth
@@ -66,9 +66,11 @@ def run_task(
     """One task of the grid: build the dataset, learn one representation, run every aligner and epsilon on it.
 
     Metrics (rows of the tidy table, ids of :data:`scgroove.metrics.METRIC_NAMES`): ``trace``,
-    ``trace_chance`` and ``bary_foscttm`` (barycentric FOSCTTM in modality 2's own PCA space) per
-    aligner/epsilon; ``latent_foscttm``, ``within_label_foscttm`` and
-    ``label_transfer_accuracy`` of shared representations; ``train_seconds``.
+    ``trace_chance``, ``bary_foscttm`` (barycentric FOSCTTM in modality 2's own PCA space),
+    ``imputation_cell_pearson`` and ``imputation_feature_pearson`` (the coupling's barycentric
+    imputation of modality 2) and ``align_seconds`` per aligner/epsilon; ``latent_foscttm``,
+    ``within_label_foscttm`` and ``label_transfer_accuracy`` of shared representations;
+    ``train_seconds`` of the learner.
     """
     with quiet_libraries():
         data = make_dataset(dataset, seed, dataset_options)
@@ -105,12 +107,18 @@ def evaluate_representation(
             if aligner.fused:  # the latent cost fused with each modality's own PCA geometry
                 params.update(structure1=truth.source_space, structure2=truth.target_space)
             eps = np.nan if epsilon is None else epsilon
+            start = time.perf_counter()
             if aligner.relearn_rule:
                 coupling = _alpha_by_relearnt_rule(rep, truth, aligner, params)
-                rows += _alpha_candidate_rows(rep, truth, aligner, params, coupling, name, eps)
+            elif aligner.solver is not None:
+                coupling = aligner.solver(rep.x1, rep.x2, truth.labels1, truth.labels2, **params)
             else:
                 coupling = align(rep.x1, rep.x2, truth.labels1, truth.labels2, method=aligner.method, **params)
-            scores = score_against_truth(truth, coupling=coupling)
+            rows.append((name, eps, "align_seconds", time.perf_counter() - start))
+            if aligner.relearn_rule:
+                rows += _alpha_candidate_rows(rep, truth, aligner, params, coupling, name, eps)
+            imputed = coupling.barycentric_projection(truth.target_values)
+            scores = score_against_truth(truth, coupling=coupling, imputed=imputed)
             rows += [(name, eps, metric, value) for metric, value in scores.items()]
     return rows
 
@@ -171,6 +179,7 @@ def run_benchmark(
     backend: str = "serial",
     ray_address: str | None = None,
     dataset_options: dict | None = None,
+    learner_epochs: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Run the grid and return the tidy table (one row per dataset/seed/learner/aligner/epsilon/metric).
 
@@ -188,7 +197,7 @@ def run_benchmark(
         Epsilon grid per aligner (default :data:`DEFAULT_EPSILONS`); every value is reported, so
         summaries can give both the default and the best epsilon.
     epochs
-        GROOVE training epochs.
+        Training epochs of every learner that trains (GROOVE and its variants, the peers).
     out_dir
         Where finished tasks (one dataset, seed and learner each) are stored (``tasks/*.csv``)
         and the table written (``results.csv``). Tasks already there are not recomputed: an
@@ -201,8 +210,13 @@ def run_benchmark(
     dataset_options
         Keyword arguments of :func:`scgroove.datasets.simulate` for the simulated datasets
         (e.g. ``{"cells_per_perturbation": 40}``); real datasets are used as they are.
+    learner_epochs
+        Epochs of some learners instead of ``epochs`` (e.g. ``{"scconfluence": 300}``: a peer
+        that learns more slowly than GROOVE).
     """
     check_names(learners, aligners, datasets)
+    learner_epochs = dict(learner_epochs or {})
+    check_learner_epochs(learner_epochs, learners)
     epsilons = {**DEFAULT_EPSILONS, **(epsilons or {})}
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -213,6 +227,7 @@ def run_benchmark(
                 "epsilons": epsilons,
                 "epochs": epochs,
                 "dataset_options": dataset_options or {},
+                "learner_epochs": learner_epochs,
             },
         )
     tasks = [(d, s, learner) for d in datasets for s in seeds for learner in learners]
@@ -225,15 +240,16 @@ def run_benchmark(
         else:
             todo.append(task)
     logger.info("benchmark: %d tasks, %d already done", len(tasks), len(tasks) - len(todo))
+    todo = [(d, s, learner, learner_epochs.get(learner, epochs)) for d, s, learner in todo]
     if backend == "serial":
-        results = (run_task(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in todo)
+        results = (run_task(d, s, learner, aligners, epsilons, n, dataset_options) for d, s, learner, n in todo)
     elif backend == "ray":
-        results = _run_ray(todo, aligners, epsilons, epochs, dataset_options, ray_address)
+        results = _run_ray(todo, aligners, epsilons, dataset_options, ray_address)
     else:
         raise ValueError(f"backend must be 'serial' or 'ray', got {backend!r}.")
     for task, table in zip(todo, results, strict=True):
         if out is not None:
-            path = _task_file(out, *task)
+            path = _task_file(out, *task[:3])
             path.parent.mkdir(parents=True, exist_ok=True)
             table.to_csv(path, index=False)
         done.append(table)
@@ -248,7 +264,7 @@ def _check_grid_settings(out: Path, settings: dict) -> None:
     path = out / "grid.json"
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as stored
     if path.exists():
-        stored = json.loads(path.read_text())
+        stored = {"learner_epochs": {}, **json.loads(path.read_text())}  # folders from before learner_epochs
         changed = sorted(key for key in settings if stored.get(key) != settings[key])
         if changed:
             raise ValueError(
@@ -260,7 +276,7 @@ def _check_grid_settings(out: Path, settings: dict) -> None:
         path.write_text(json.dumps(settings, indent=1))
 
 
-def _run_ray(tasks, aligners, epsilons, epochs, dataset_options, address):
+def _run_ray(tasks, aligners, epsilons, dataset_options, address):
     try:
         import ray
     except ImportError as error:
@@ -268,6 +284,4 @@ def _run_ray(tasks, aligners, epsilons, epochs, dataset_options, address):
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     remote = ray.remote(run_task)
-    return ray.get(
-        [remote.remote(d, s, learner, aligners, epsilons, epochs, dataset_options) for d, s, learner in tasks]
-    )
+    return ray.get([remote.remote(d, s, learner, aligners, epsilons, n, dataset_options) for d, s, learner, n in tasks])

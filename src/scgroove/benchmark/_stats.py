@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from scgroove.benchmark._aligners import DEFAULT_EPSILON
-from scgroove.benchmark._learners import BASELINES
+from scgroove.benchmark._aligners import DEFAULT_EPSILON, PEER_ALIGNERS
+from scgroove.benchmark._learners import BASELINES, PEER_LEARNERS
 
 #: Whether a lower value is better, per metric (every other metric: lower is better).
 LOWER_IS_BETTER = {
@@ -129,3 +129,74 @@ def _test(dataset, aligner, learner, baseline, ours, base, lower) -> dict:
         "learner_better": bool(np.mean(difference) < 0),
         "significant_0.05": bool(p_value < 0.05) if np.isfinite(p_value) else False,
     }
+
+
+#: What :func:`rank_pipelines` reports beside the ranked metric, when the table has it.
+RANK_COLUMNS = ("bary_foscttm", "trace", "imputation_cell_pearson")
+#: Learners whose pipelines are the references every score is read against.
+REFERENCE_LEARNERS = ("pca", "label_only")
+
+
+def pipeline_kind(learner: str, aligner: str) -> str:
+    """``"peer"`` (a published tool), ``"reference"``, ``"baseline"`` or ``"groove"`` (GROOVE or a variant)."""
+    if learner in PEER_LEARNERS or aligner in PEER_ALIGNERS:
+        return "peer"
+    if learner in REFERENCE_LEARNERS:
+        return "reference"
+    return "baseline" if learner in BASELINES else "groove"
+
+
+def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.DataFrame:
+    """Every pipeline (learner x aligner) of a benchmark table ranked per dataset, with time.
+
+    Each pipeline is taken at its best epsilon (best mean ``metric`` over seeds: the same
+    oracle choice for every pipeline). Columns: the rank, the pipeline's kind
+    (:func:`pipeline_kind`), the means over seeds of ``bary_foscttm``, ``trace`` and
+    ``imputation_cell_pearson`` (where the table has them), ``seconds`` (the learner's
+    ``train_seconds`` plus the aligner's ``align_seconds``, per seed, averaged), the number of
+    seeds and a one-sided paired Wilcoxon test of the pipeline against the best one on that
+    dataset (pairs: seeds; with 5 seeds the smallest possible p is 1/32). Seconds missing on
+    one side (a learner that trains nothing) count as 0; ``seconds`` is NaN when neither the
+    learner nor the aligner was timed.
+    """
+    lower = LOWER_IS_BETTER.get(metric, True)
+    coupled = table[table["aligner"].fillna("") != ""]
+    chosen = _with_choice(coupled, metric)
+    chosen = chosen[chosen["epsilon_choice"] == "best"]
+    keys = ["dataset", "seed", "learner", "aligner", "epsilon"]
+    picked = chosen[keys].drop_duplicates()
+    wide = coupled.merge(picked, on=keys).pivot_table(index=keys, columns="metric", values="value")
+    wide = wide.reset_index()
+    train = table[table["metric"] == "train_seconds"].groupby(["dataset", "seed", "learner"])["value"].mean()
+    train = train.reindex(pd.MultiIndex.from_frame(wide[["dataset", "seed", "learner"]])).to_numpy()
+    align_seconds = wide["align_seconds"].to_numpy() if "align_seconds" in wide else np.full(len(wide), np.nan)
+    # a learner that trains nothing, or an aligner not timed, adds nothing; NaN when neither was timed
+    wide["seconds"] = np.where(
+        np.isnan(train) & np.isnan(align_seconds), np.nan, np.nan_to_num(train) + np.nan_to_num(align_seconds)
+    )
+    out = []
+    for dataset, rows in wide.groupby("dataset"):
+        by_seed = rows.pivot_table(index="seed", columns=["learner", "aligner"], values=metric)
+        means = by_seed.mean().sort_values(ascending=lower)
+        best = means.index[0]
+        for rank, pipeline in enumerate(means.index, start=1):
+            mine = rows[(rows["learner"] == pipeline[0]) & (rows["aligner"] == pipeline[1])]
+            pair = by_seed[[pipeline, best]].dropna()
+            worse = pair[pipeline] - pair[best] if lower else pair[best] - pair[pipeline]
+            p_value = np.nan
+            if pipeline != best and len(worse) >= 2 and not np.allclose(worse, 0):
+                p_value = float(stats.wilcoxon(worse, alternative="greater").pvalue)
+            record = {
+                "dataset": dataset,
+                "rank": rank,
+                "learner": pipeline[0],
+                "aligner": pipeline[1],
+                "kind": pipeline_kind(*pipeline),
+                "epsilon": mine["epsilon"].iloc[0],
+            }
+            record.update({name: mine[name].mean() for name in RANK_COLUMNS if name in mine})
+            record["seconds"] = mine["seconds"].mean()
+            record["n"] = int(by_seed[pipeline].notna().sum())
+            record["p_worse_than_best"] = p_value
+            out.append(record)
+    return pd.DataFrame(out)
