@@ -89,6 +89,39 @@ def uniport_latents(
     return np.asarray(adatas[0].obsm["latent"]), np.asarray(adatas[1].obsm["latent"])
 
 
+@contextlib.contextmanager
+def _quiet_and_seeded(seed: int, loggers: tuple[str, ...], cuda_device: int | None = None):
+    """Run a peer's training silently and seeded; yields a temporary folder for its files.
+
+    torch's and numpy's global random states are seeded with ``seed`` inside and restored after
+    (the caller's stream is left as it was), ``loggers`` are set to ERROR, warnings ignored and
+    stdout/stderr swallowed (the peers print progress and banners).
+    """
+    import torch
+
+    quiet = [logging.getLogger(name) for name in loggers]
+    levels = [logger.level for logger in quiet]
+    numpy_state = np.random.get_state()
+    try:
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
+        with (
+            torch.random.fork_rng(devices=[] if cuda_device is None else [cuda_device]),
+            tempfile.TemporaryDirectory() as outdir,
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            yield outdir
+    finally:
+        np.random.set_state(numpy_state)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+
+
 #: Likelihoods of scConfluence's autoencoders that reconstruct raw counts (see :func:`scconfluence_latents`).
 SCCONFLUENCE_COUNT_LOSSES = ("zinb", "nb", "poisson")
 
@@ -244,66 +277,49 @@ def scconfluence_latents(
             loss = "zinb" if _is_counts(mdata.mod[modality].X) else "l2"
         losses.append(loss)
     cuda = use_cuda and torch.cuda.is_available()
-    quiet_loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")]
-    levels = [logger.level for logger in quiet_loggers]
-    numpy_state = np.random.get_state()
-    try:
-        for logger in quiet_loggers:
-            logger.setLevel(logging.ERROR)
-        with (
-            torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []),
-            tempfile.TemporaryDirectory() as outdir,
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
-            torch.manual_seed(seed)
-            np.random.seed(seed)  # scConfluence splits training and validation cells with np.random
-            adatas = {
-                name: _scconfluence_modality(mdata.mod[modality], name, loss, 100, seed)
-                for name, modality, loss in zip(names, modalities, losses, strict=True)
-            }
-            widths = [(a.obsm["X_pca"].shape[1] if "X_pca" in a.obsm else a.n_vars, a.n_vars) for a in adatas.values()]
-            n_latent = min(n_latent, *(w for pair in widths for w in pair))
-            autoencoders = {
-                name: AutoEncoder(
-                    adata,
-                    modality=name,
-                    rep_in="X_pca" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
-                    rep_out="counts" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
-                    n_hidden=max(64 if loss in SCCONFLUENCE_COUNT_LOSSES else 32, n_latent),
-                    n_latent=n_latent,
-                    type_loss=loss,
-                )
-                for (name, adata), loss in zip(adatas.items(), losses, strict=True)
-            }
-            joint = MuData(adatas)
-            joint.uns["cross_mod1+mod2"] = (labels[0][:, None] != labels[1][None, :]).astype(np.float32)
-            joint.uns["cross_keys"] = ["cross_mod1+mod2"]
-            model = ScConfluence(
-                joint,
-                autoencoders,
-                mass=mass,
-                iot_loss_weight=iot_loss_weight,
-                sinkhorn_loss_weight=sinkhorn_loss_weight,
+    lightning = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric")
+    # np.random is seeded too: scConfluence splits training and validation cells with it
+    with _quiet_and_seeded(seed, lightning, torch.cuda.current_device() if cuda else None) as outdir:
+        adatas = {
+            name: _scconfluence_modality(mdata.mod[modality], name, loss, 100, seed)
+            for name, modality, loss in zip(names, modalities, losses, strict=True)
+        }
+        widths = [(a.obsm["X_pca"].shape[1] if "X_pca" in a.obsm else a.n_vars, a.n_vars) for a in adatas.values()]
+        n_latent = min(n_latent, *(w for pair in widths for w in pair))
+        autoencoders = {
+            name: AutoEncoder(
+                adata,
+                modality=name,
+                rep_in="X_pca" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
+                rep_out="counts" if loss in SCCONFLUENCE_COUNT_LOSSES else None,
+                n_hidden=max(64 if loss in SCCONFLUENCE_COUNT_LOSSES else 32, n_latent),
+                n_latent=n_latent,
+                type_loss=loss,
             )
-            model.fit(
-                save_path=outdir,
-                use_cuda=cuda,
-                ratio_val=ratio_val,
-                batch_size=_batch_size(tuple(a.n_obs for a in adatas.values()), ratio_val, batch_size),
-                pin_memory=cuda,
-                max_epochs=epochs,
-                early_stopping=early_stopping,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-            )
-            latent = model.get_latent(use_cuda=cuda, batch_size=max(batch_size, 1), pin_memory=cuda)
-    finally:
-        np.random.set_state(numpy_state)
-        for logger, level in zip(quiet_loggers, levels, strict=True):
-            logger.setLevel(level)
+            for (name, adata), loss in zip(adatas.items(), losses, strict=True)
+        }
+        joint = MuData(adatas)
+        joint.uns["cross_mod1+mod2"] = (labels[0][:, None] != labels[1][None, :]).astype(np.float32)
+        joint.uns["cross_keys"] = ["cross_mod1+mod2"]
+        model = ScConfluence(
+            joint,
+            autoencoders,
+            mass=mass,
+            iot_loss_weight=iot_loss_weight,
+            sinkhorn_loss_weight=sinkhorn_loss_weight,
+        )
+        model.fit(
+            save_path=outdir,
+            use_cuda=cuda,
+            ratio_val=ratio_val,
+            batch_size=_batch_size(tuple(a.n_obs for a in adatas.values()), ratio_val, batch_size),
+            pin_memory=cuda,
+            max_epochs=epochs,
+            early_stopping=early_stopping,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        latent = model.get_latent(use_cuda=cuda, batch_size=max(batch_size, 1), pin_memory=cuda)
     return tuple(latent.loc[a.obs_names].to_numpy(dtype=np.float32) for a in adatas.values())
 
 
@@ -383,29 +399,15 @@ def scglue_latents(
     try:
         import networkx as nx
         import scglue
-        import torch
     except ImportError as error:
         raise ImportError(
             "The scglue learner needs scGLUE: pip install --only-binary=:all: scglue (see scglue_latents)."
         ) from error
     names = ("mod1", "mod2")
-    numpy_state = np.random.get_state()
-    quiet_loggers = [logging.getLogger(n) for n in ("scglue", "ignite")]
-    levels = [logger.level for logger in quiet_loggers]
+    cpu_only = scglue.config.CPU_ONLY
     try:
-        for logger in quiet_loggers:
-            logger.setLevel(logging.ERROR)
-        with (
-            torch.random.fork_rng(devices=[]),
-            tempfile.TemporaryDirectory() as outdir,
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
+        with _quiet_and_seeded(seed, ("scglue", "ignite")) as outdir:
             scglue.config.CPU_ONLY = True
-            torch.manual_seed(seed)
-            np.random.seed(seed)
             adatas = {}
             for name, modality in zip(names, modalities, strict=True):
                 adata, likelihood = _glue_modality(mdata.mod[modality], name, key, 100, seed)
@@ -441,9 +443,7 @@ def scglue_latents(
             )
             latents = tuple(np.asarray(model.encode_data(name, adatas[name]), dtype=np.float32) for name in names)
     finally:
-        np.random.set_state(numpy_state)
-        for logger, level in zip(quiet_loggers, levels, strict=True):
-            logger.setLevel(level)
+        scglue.config.CPU_ONLY = cpu_only
     return latents
 
 
