@@ -201,6 +201,7 @@ def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed
     from scgroove.benchmark._external import moscot_coupling, scconfluence_latents, scglue_latents
 
     labels1, labels2 = truth["labels"]
+    threads = torch.get_num_threads()  # the adapters restore it; the peers may change it while they train
     start, cpu_start = time.perf_counter(), time.process_time()
     latent_rows = {}
     if name in ("scconfluence", "scglue"):
@@ -221,7 +222,7 @@ def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed
     rows = score_coupling(coupling, truth, "")
     rows["seconds"] = seconds
     rows["cpu_seconds"] = cpu_seconds  # this process's CPU time: unlike wall time, not inflated by other jobs
-    rows["threads"] = torch.get_num_threads()
+    rows["threads"] = threads
     rows.update(latent_rows)
     plan = coupling.to_sparse().tocoo()
     rows["cross_label_mass"] = float(plan.data[labels1[plan.row] != labels2[plan.col]].sum())

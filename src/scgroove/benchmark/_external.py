@@ -95,13 +95,14 @@ def _quiet_and_seeded(seed: int, loggers: tuple[str, ...], cuda_device: int | No
 
     torch's and numpy's global random states are seeded with ``seed`` inside and restored after
     (the caller's stream is left as it was), ``loggers`` are set to ERROR, warnings ignored and
-    stdout/stderr swallowed (the peers print progress and banners).
+    stdout/stderr swallowed (the peers print progress and banners). torch's thread count is
+    restored too: scConfluence and scGLUE runs here left it at 2 under ``OMP_NUM_THREADS=1``.
     """
     import torch
 
     quiet = [logging.getLogger(name) for name in loggers]
     levels = [logger.level for logger in quiet]
-    numpy_state = np.random.get_state()
+    numpy_state, threads = np.random.get_state(), torch.get_num_threads()
     try:
         for logger in quiet:
             logger.setLevel(logging.ERROR)
@@ -118,6 +119,7 @@ def _quiet_and_seeded(seed: int, loggers: tuple[str, ...], cuda_device: int | No
             yield outdir
     finally:
         np.random.set_state(numpy_state)
+        torch.set_num_threads(threads)
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
 
