@@ -356,7 +356,8 @@ def test_scconfluence_adapter_gives_shared_latents_that_follow_the_labels(small_
 
 def ranking_table() -> pd.DataFrame:
     """Three pipelines over 5 seeds: groove beats pca (by 0.05, every seed) which beats a peer on
-    average (by 0.01, 3 seeds of 5); pca's best epsilon is not its default."""
+    average (by 0.01, 3 seeds of 5); pca's best epsilon is not its default; groove's last seed
+    trained 10x slower (a run slowed by other jobs)."""
     rows = []
     for seed in range(5):
         base = 0.2 + 0.01 * seed
@@ -373,7 +374,7 @@ def ranking_table() -> pd.DataFrame:
                 ("d", seed, learner, aligner, eps, "align_seconds", 1.0 + seed),
             ]
         rows += [
-            ("d", seed, "groove", "", np.nan, "train_seconds", 10.0),
+            ("d", seed, "groove", "", np.nan, "train_seconds", 100.0 if seed == 4 else 10.0),
             ("d", seed, "pca", "", np.nan, "train_seconds", 0.5),
         ]
     return pd.DataFrame(rows, columns=["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"])
@@ -395,6 +396,7 @@ def test_rank_pipelines_orders_pipelines_with_their_time_and_tests():
     assert gw["epsilon"] == 0.05 and gw["bary_foscttm"] == pytest.approx(0.22)  # its best epsilon
     assert gw["trace"] == pytest.approx(0.78) and gw["n"] == 5
     assert gw["seconds"] == pytest.approx(0.5 + 3.0)  # training + the mean alignment time
+    # the median over seeds (11, 12, 13, 14, 105): the slowed seed does not set the time (mean: 31)
     assert ranking.loc[("groove", "labeled_ot"), "seconds"] == pytest.approx(13.0)
     assert np.isnan(ranking.loc[("groove", "labeled_ot"), "p_worse_than_best"])
     assert gw["p_worse_than_best"] == pytest.approx(1 / 32)  # worse on 5 of 5 seeds

@@ -153,7 +153,8 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
     oracle choice for every pipeline). Columns: the rank, the pipeline's kind
     (:func:`pipeline_kind`), the means over seeds of ``bary_foscttm``, ``trace`` and
     ``imputation_cell_pearson`` (where the table has them), ``seconds`` (the learner's
-    ``train_seconds`` plus the aligner's ``align_seconds``, per seed, averaged), the number of
+    ``train_seconds`` plus the aligner's ``align_seconds``, per seed; the median over seeds, so
+    one run slowed by other jobs on the machine does not set a pipeline's time), the number of
     seeds and a one-sided paired Wilcoxon test of the pipeline against the best one on that
     dataset (pairs: seeds; with 5 seeds the smallest possible p is 1/32). Seconds missing on
     one side (a learner that trains nothing) count as 0; ``seconds`` is NaN when neither the
@@ -195,7 +196,7 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
                 "epsilon": mine["epsilon"].iloc[0],
             }
             record.update({name: mine[name].mean() for name in RANK_COLUMNS if name in mine})
-            record["seconds"] = mine["seconds"].mean()
+            record["seconds"] = mine["seconds"].median()
             record["n"] = int(by_seed[pipeline].notna().sum())
             record["p_worse_than_best"] = p_value
             out.append(record)
