@@ -186,29 +186,34 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
     return out
 
 
-PEERS = ("moscot_gw", "moscot_fgw_labels", "moscot_per_label", "scconfluence", "scglue")
-#: Epochs of the peers that learn latents (each with its own early stopping).
+PEERS = ("moscot_gw", "moscot_fgw_labels", "moscot_per_label", "scconfluence", "scglue", "uniport")
+#: Epochs of scConfluence and scGLUE (each with its own early stopping).
 PEER_EPOCHS = 300
+#: Epochs of uniPort (no early stopping): the benchmark grid's default epochs, as in
+#: ``benchmarks/pipelines_and_peers.toml``.
+UNIPORT_EPOCHS = 200
 
 
 def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed=0) -> list[tuple[str, str, float]]:
     """A peer tool's coupling (optional dependency), scored like the references.
 
-    moscot solves on each modality's PCA; scConfluence (labels as its cross-modal cost) and
-    scGLUE (labels as its cell-type supervision, no feature links) learn latents, matched by the
-    same labeled OT as GROOVE's latents.
+    moscot solves on each modality's PCA; scConfluence (labels as its cross-modal cost), scGLUE
+    (labels as its cell-type supervision, no feature links) and uniPort (labels as its OT cost
+    prior) learn latents, matched by the same labeled OT as GROOVE's latents.
     """
-    from scgroove.benchmark._external import moscot_coupling, scconfluence_latents, scglue_latents
+    from scgroove.benchmark._external import moscot_coupling, scconfluence_latents, scglue_latents, uniport_latents
 
     labels1, labels2 = truth["labels"]
     threads = torch.get_num_threads()  # the adapters restore it; the peers may change it while they train
     start, cpu_start = time.perf_counter(), time.process_time()
     latent_rows = {}
-    if name in ("scconfluence", "scglue"):
+    if name in ("scconfluence", "scglue", "uniport"):
         if name == "scconfluence":
             z1, z2 = scconfluence_latents(mdata, key, modalities, seed=seed, epochs=PEER_EPOCHS)
-        else:
+        elif name == "scglue":
             z1, z2 = scglue_latents(mdata, key, modalities, seed=seed, max_epochs=PEER_EPOCHS)
+        else:
+            z1, z2 = uniport_latents(mdata, key, modalities, seed=seed, epochs=UNIPORT_EPOCHS)
         coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
         latent_rows = {  # what its latent knows: the cell inside its label, and the label itself
             "within_label_foscttm": sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"]),

@@ -90,6 +90,7 @@ AS_GRID = {
     "label_only+labeled_ot": ("label_only", "labeled_ot", 0.05),
     "scconfluence": ("scconfluence", "labeled_ot", 0.05),
     "scglue": ("scglue", "labeled_ot", 0.05),
+    "uniport": ("uniport", "labeled_ot", 0.05),
     **{f"moscot_{mode}": ("pca", f"moscot_{mode}", 0.01) for mode in ("gw", "fgw_labels", "per_label")},
 }
 #: Metrics renamed to the benchmark's names (the rest keep theirs).
