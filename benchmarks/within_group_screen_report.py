@@ -4,6 +4,8 @@
     # pipelines and peers side by side (several result files are pooled):
     python benchmarks/within_group_screen_report.py benchmarks/results/within_group_screen/results.csv \
         benchmarks/results/pipelines_and_peers/results.csv --rank
+    # the same ranking as one table, pipelines x datasets:
+    python benchmarks/within_group_screen_report.py ... --rank --compact
 
 "PCA + labeled GW (best eps)" takes, for every seed, the epsilon of the grid that scored best on
 that seed (an oracle choice that favours the reference). p-values: one-sided paired Wilcoxon
@@ -151,15 +153,62 @@ def ranked(paths, metric: str = "bary_foscttm") -> pd.DataFrame:
     return ranking
 
 
+#: Column order of the compact table.
+DATASET_ORDER = (
+    "sim_rho1.0",
+    "sim_rho0.8",
+    "sim_rho0.5",
+    "sim_heterogeneous",
+    "bmmc_cite_600",
+    "cbmc_cite_1182",
+    "bmmc_multiome_500",
+)
+
+
+def compact(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking as one table: a row per pipeline, a column per dataset.
+
+    Each cell: barycentric FOSCTTM / trace / imputation cell Pearson, the median seconds, then
+    the rank, the number of seeds and the paired test's p against the best of that dataset.
+    Pipelines are ordered by their mean rank.
+    """
+    ranking = ranking.assign(pipeline=ranking.learner + " + " + ranking.aligner)
+    datasets = [d for d in DATASET_ORDER if d in set(ranking.dataset)]
+    datasets += sorted(set(ranking.dataset) - set(datasets))
+    order = ranking.groupby("pipeline")["rank"].mean().sort_values().index
+
+    def cell(row) -> str:
+        if row["rank"] == 1:
+            p_value = "best"
+        else:
+            p_value = "no test" if np.isnan(row.p_worse_than_best) else f"p={row.p_worse_than_best:.3f}"
+        seconds = "" if np.isnan(row.seconds) else f", {row.seconds:.3g} s"
+        return (
+            f"{row.bary_foscttm:.4f} / {row.trace:.3f} / {row.imputation_cell_pearson:.3f}{seconds} "
+            f"(#{int(row['rank'])}, n={int(row.n)}, {p_value})"
+        )
+
+    cells = {(row.pipeline, row.dataset): cell(row) for _, row in ranking.iterrows()}
+    return pd.DataFrame(
+        [[cells.get((pipeline, d), "not run") for d in datasets] for pipeline in order],
+        index=pd.Index(order, name="pipeline"),
+        columns=datasets,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+")
     parser.add_argument("--pipeline", default="guided_projection")
     parser.add_argument("--rank", action="store_true", help="only the ranked table of pipelines and peers")
+    parser.add_argument(
+        "--compact", action="store_true", help="with --rank: one row per pipeline, a column per dataset"
+    )
     args = parser.parse_args(argv)
     pd.set_option("display.width", 250)
     if args.rank:
-        print(ranked(args.results).round(4).to_markdown(index=False))
+        ranking = ranked(args.results)
+        print((compact(ranking) if args.compact else ranking.round(4)).to_markdown(index=args.compact))
         return
     wide = tidy(args.results)
     for metric in ("bary_foscttm", "within_label_foscttm", "trace", "cell_pearson", "feature_pearson"):

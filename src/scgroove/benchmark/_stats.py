@@ -196,7 +196,7 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
                 "epsilon": mine["epsilon"].iloc[0],
             }
             record.update({name: mine[name].mean() for name in RANK_COLUMNS if name in mine})
-            record["seconds"] = mine["seconds"].median()
+            record["seconds"] = mine["seconds"].median() if mine["seconds"].notna().any() else np.nan
             record["n"] = int(by_seed[pipeline].notna().sum())
             record["p_worse_than_best"] = p_value
             out.append(record)
