@@ -207,13 +207,13 @@ def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed
     threads = torch.get_num_threads()  # the adapters restore it; the peers may change it while they train
     start, cpu_start = time.perf_counter(), time.process_time()
     latent_rows = {}
-    if name in ("scconfluence", "scglue", "uniport"):
-        if name == "scconfluence":
-            z1, z2 = scconfluence_latents(mdata, key, modalities, seed=seed, epochs=PEER_EPOCHS)
-        elif name == "scglue":
-            z1, z2 = scglue_latents(mdata, key, modalities, seed=seed, max_epochs=PEER_EPOCHS)
-        else:
-            z1, z2 = uniport_latents(mdata, key, modalities, seed=seed, epochs=UNIPORT_EPOCHS)
+    learners = {  # the peers that learn latents
+        "scconfluence": lambda: scconfluence_latents(mdata, key, modalities, seed=seed, epochs=PEER_EPOCHS),
+        "scglue": lambda: scglue_latents(mdata, key, modalities, seed=seed, max_epochs=PEER_EPOCHS),
+        "uniport": lambda: uniport_latents(mdata, key, modalities, seed=seed, epochs=UNIPORT_EPOCHS),
+    }
+    if name in learners:
+        z1, z2 = learners[name]()
         coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
         latent_rows = {  # what its latent knows: the cell inside its label, and the label itself
             "within_label_foscttm": sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"]),
