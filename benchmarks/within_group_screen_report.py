@@ -153,18 +153,6 @@ def ranked(paths, metric: str = "bary_foscttm") -> pd.DataFrame:
     return ranking
 
 
-#: Column order of the compact table.
-DATASET_ORDER = (
-    "sim_rho1.0",
-    "sim_rho0.8",
-    "sim_rho0.5",
-    "sim_heterogeneous",
-    "bmmc_cite_600",
-    "cbmc_cite_1182",
-    "bmmc_multiome_500",
-)
-
-
 def compact(ranking: pd.DataFrame) -> pd.DataFrame:
     """The ranking as one table: a row per pipeline, a column per dataset.
 
@@ -172,8 +160,10 @@ def compact(ranking: pd.DataFrame) -> pd.DataFrame:
     the rank, the number of seeds and the paired test's p against the best of that dataset.
     Pipelines are ordered by their mean rank.
     """
+    from within_group_screen import REAL, SIMULATIONS  # the screen's datasets, in its order (imports torch)
+
     ranking = ranking.assign(pipeline=ranking.learner + " + " + ranking.aligner)
-    datasets = [d for d in DATASET_ORDER if d in set(ranking.dataset)]
+    datasets = [d for d in (*SIMULATIONS, *REAL) if d in set(ranking.dataset)]
     datasets += sorted(set(ranking.dataset) - set(datasets))
     order = ranking.groupby("pipeline")["rank"].mean().sort_values().index
 
