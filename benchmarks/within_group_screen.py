@@ -157,6 +157,8 @@ def score_coupling(coupling, truth: dict, prefix: str) -> dict:
     rows = {}
     rows[f"{prefix}bary_foscttm"] = sg.metrics.barycentric_foscttm(coupling, truth["target_pca"], truth["match"])
     rows[f"{prefix}trace"] = sg.metrics.trace(coupling, truth["match"])
+    if coupling.converged is not None:  # 1/0: whether the solver said it converged
+        rows[f"{prefix}converged"] = float(coupling.converged)
     imputed = coupling.barycentric_projection(truth["target_features"])
     rows.update(score_imputation(imputed, truth, prefix))
     return rows
