@@ -9,7 +9,7 @@ import torch
 import scgroove as sg
 from scgroove.align._sinkhorn import batched_log_sinkhorn
 
-LABELED = ["labeled_ot", "labeled_gw", "labeled_fgw", "labeled_coot", "labeled_knn"]
+LABELED = ["labeled_ot", "labeled_gw", "per_label_gw", "labeled_fgw", "labeled_coot", "labeled_knn"]
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,42 @@ def test_labeled_gw_matches_dense_gw_within_one_label():
     ours_cost = ot.gromov.gwloss(*ot.gromov.init_matrix(c1, c2, ot.unif(30), ot.unif(25)), ours.to_sparse().toarray())
     pot_cost = ot.gromov.gwloss(*ot.gromov.init_matrix(c1, c2, ot.unif(30), ot.unif(25)), pot)
     assert ours_cost == pytest.approx(pot_cost, rel=0.05)
+
+
+def test_per_label_gw_solves_each_label_as_its_own_gw_problem():
+    """Each block equals POT's entropic GW on that label's cells alone, costs normalised within the block."""
+    rng = np.random.default_rng(5)
+    sizes = {"a": (40, 35), "b": (12, 15)}
+    x1 = np.vstack([rng.normal(size=(n1, 3)) * (1 + k) for k, (n1, _) in enumerate(sizes.values())])
+    x2 = np.vstack([rng.normal(size=(n2, 2)) * (1 + k) for k, (_, n2) in enumerate(sizes.values())])
+    labels1 = np.concatenate([[lab] * n1 for lab, (n1, _) in sizes.items()])
+    labels2 = np.concatenate([[lab] * n2 for lab, (_, n2) in sizes.items()])
+    ours = sg.align.align(x1, x2, labels1, labels2, method="per_label_gw", epsilon=0.1, max_iter=1000, tol=1e-8)
+    assert ours.method == "per_label_gw" and ours.converged
+    normalise = sg.align._quadratic.normalise_structure
+    for block in ours.blocks:
+        s1 = normalise(torch.tensor(x1[block.rows])).numpy()
+        s2 = normalise(torch.tensor(x2[block.cols])).numpy()
+        c1, c2 = ot.dist(s1, s1), ot.dist(s2, s2)
+        p, q = ot.unif(len(s1)), ot.unif(len(s2))
+        pot = ot.gromov.entropic_gromov_wasserstein(c1, c2, p, q, "square_loss", epsilon=0.1, max_iter=1000, tol=1e-10)
+        mass = len(block.rows) / len(x1)  # "source" convention: the block's share of modality 1
+        assert block.plan.sum() == pytest.approx(mass)
+        # the block is the unit-mass problem scaled by its share: the same plan as POT's, entry by entry
+        np.testing.assert_allclose(block.plan / mass, pot, atol=1e-7)
+
+
+def test_per_label_gw_ignores_what_lies_outside_a_label():
+    """Moving or rescaling one label's cells changes only that label's block (labeled GW couples them all)."""
+    rng = np.random.default_rng(6)
+    x1, x2 = rng.normal(size=(60, 3)), rng.normal(size=(50, 3))
+    labels1, labels2 = np.repeat(["a", "b"], 30), np.repeat(["a", "b"], 25)
+    moved1 = x1.copy()
+    moved1[labels1 == "b"] = 10 * moved1[labels1 == "b"] + 50
+    plain = sg.align.per_label_gw(x1, x2, labels1, labels2)
+    moved = sg.align.per_label_gw(moved1, x2, labels1, labels2)
+    np.testing.assert_allclose(plain.blocks[0].plan, moved.blocks[0].plan, atol=1e-9)  # label "a"
+    np.testing.assert_allclose(plain.blocks[1].plan, moved.blocks[1].plan, atol=1e-6)  # GW: invariant to both
 
 
 def test_labeled_gw_is_invariant_to_rotation(problem):

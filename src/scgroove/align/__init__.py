@@ -4,7 +4,14 @@ from scgroove.align._api import LABELED_METHODS, METHODS, SHARED_SPACE, align, d
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
-from scgroove.align._quadratic import FGW_ALPHAS, entropic_gw, labeled_fgw, labeled_gw, with_alpha_selection
+from scgroove.align._quadratic import (
+    FGW_ALPHAS,
+    entropic_gw,
+    labeled_fgw,
+    labeled_gw,
+    per_label_gw,
+    with_alpha_selection,
+)
 from scgroove.align._selection import Selection, coarsen_labels, label_resolution, select_by_label_resolution
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "labeled_knn",
     "labeled_ot",
     "label_resolution",
+    "per_label_gw",
     "select_by_label_resolution",
     "with_alpha_selection",
 ]

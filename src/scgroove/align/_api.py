@@ -12,12 +12,13 @@ from scgroove.align._blocks import stratified_labels, strip_strata
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
-from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw
+from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw, per_label_gw
 
 UNLABELED: dict[str, Callable[..., Coupling]] = {"ot": entropic_ot, "gw": entropic_gw, "coot": coot, "knn": knn}
 LABELED: dict[str, Callable[..., Coupling]] = {
     "labeled_ot": labeled_ot,
     "labeled_gw": labeled_gw,
+    "per_label_gw": per_label_gw,
     "labeled_fgw": labeled_fgw,
     "labeled_coot": labeled_coot,
     "labeled_knn": labeled_knn,
@@ -51,12 +52,13 @@ def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **para
         ``(n1, d1)`` and ``(n2, d2)`` arrays (numpy or torch; torch tensors on a GPU are solved
         there). Methods ``"ot"``, ``"labeled_ot"``, ``"knn"``, ``"labeled_knn"`` and the linear term
         of ``"labeled_fgw"`` need one shared space (``d1 == d2``, e.g. GROOVE latents); ``"gw"``,
-        ``"labeled_gw"``, ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each
+        ``"labeled_gw"``, ``"per_label_gw"``, ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each
         modality's PCA or features).
     labels1, labels2
         Group labels of the cells, required by the ``labeled_*`` methods.
     method
-        One of ``"ot"``, ``"labeled_ot"``, ``"gw"``, ``"labeled_gw"``, ``"labeled_fgw"``, ``"coot"``,
+        One of ``"ot"``, ``"labeled_ot"``, ``"gw"``, ``"labeled_gw"``, ``"per_label_gw"`` (one
+        independent GW problem per label), ``"labeled_fgw"``, ``"coot"``,
         ``"labeled_coot"``, ``"knn"``, ``"labeled_knn"``.
     **params
         Passed to the method: ``epsilon``, ``max_iter``, ``tol`` (all OT methods), ``block_mass``
