@@ -104,6 +104,44 @@ def test_unpair_real_data():
         sg.datasets.unpair(paired, label_key="label", obs_keys=("donor",))
 
 
+def test_lineages_coarsen_every_bmmc_cell_type():
+    cite, multiome = sg.datasets.bmmc_cite(), sg.datasets.bmmc_multiome()
+    for mdata in (cite, multiome):
+        lineage = mdata.obs["lineage"].astype(str)
+        assert 6 <= lineage.nunique() <= 8  # coarse groups, each holding several fine types
+        assert (mdata.obs.groupby("label", observed=True)["lineage"].nunique() == 1).all()  # a type has one lineage
+        for adata in mdata.mod.values():
+            assert (adata.obs["lineage"].astype(str) == lineage.reindex(adata.obs_names)).all()
+    assert cite.obs.loc[cite.obs["label"] == "CD14+ Mono", "lineage"].unique().tolist() == ["Mono/DC"]
+    assert cite.obs.loc[cite.obs["label"] == "T reg", "lineage"].unique().tolist() == ["CD4 T"]
+    assert set(cite.obs.loc[cite.obs["label"].str.contains("CD8"), "lineage"]) == {"CD8 T"}
+    cbmc = sg.datasets.cbmc_cite()
+    assert (cbmc.obs["lineage"].astype(str) == cbmc.obs["label"].astype(str)).all()  # already coarse
+    with pytest.raises(ValueError, match="'Alien cell' has no lineage"):
+        sg.datasets._shipped.lineage_of(["CD14+ Mono", "Alien cell"])
+
+
+def test_papalexi_screen_and_gene_panels():
+    screen = sg.datasets.papalexi_eccite()
+    rna = screen["rna"]
+    assert rna.shape == (9428, 299) and set(screen.mod) == {"rna", "guides"}
+    assert (rna.obs["target"] == "non-targeting").sum() == 965 and rna.obs["target"].nunique() == 26
+    panels = sg.datasets.gene_panels(rna, seed=1)
+    a, b = panels["panel_a"], panels["panel_b"]
+    assert a.n_obs == b.n_obs == 9428 and a.n_vars + b.n_vars == 299
+    assert not set(a.var_names) & set(b.var_names)  # disjoint panels
+    # the same cells: each panel is the assay's columns, cell by cell
+    np.testing.assert_array_equal(a.X[:5].toarray(), rna[:5, a.var_names].X.toarray())
+    assert (a.obs["guide"] == rna.obs["guide"]).all()
+    other = sg.datasets.gene_panels(rna, seed=2)
+    assert set(other["panel_a"].var_names) != set(a.var_names)  # a new split per seed
+    weak = sg.datasets.unpair(panels, label_key="guide", seed=0, obs_keys=("target",))
+    assert weak["panel_a"].n_obs == round(0.85 * 9428) and "target" in weak["panel_b"].obs
+    assert rna.n_vars == 299  # input untouched
+    with pytest.raises(ValueError, match="two different modality names"):
+        sg.datasets.gene_panels(rna, names=("x", "x"))
+
+
 def test_unpair_errors():
     paired = md.MuData(
         {
