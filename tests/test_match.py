@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 QUICK = {"max_epochs": 3, "enable_progress_bar": False, "accelerator": "cpu"}
 
 
-@pytest.mark.parametrize("pipeline", ["groove", "pca_gw", "label_only"])
+@pytest.mark.parametrize("pipeline", ["groove", "pca_gw", "pca_per_label_gw", "label_only"])
 def test_every_pipeline_writes_the_same_keys(small_mdata, pipeline):
     obs_before = {m: small_mdata[m].obs.copy() for m in ("rna", "protein")}
     result = sg.tl.match(small_mdata, "perturbation", pipeline, train_kwargs=QUICK, impute="both")
@@ -46,9 +46,10 @@ def test_every_pipeline_writes_the_same_keys(small_mdata, pipeline):
     figure = sg.pl.summary(small_mdata, "perturbation", show=False)
     # no joint UMAP was computed: coupling and scores only, and the title says why
     assert len(figure.axes) == 2
-    reason = "each modality matched in its own space" if pipeline == "pca_gw" else "run scgroove.tl.joint_umap"
+    own_spaces = pipeline in ("pca_gw", "pca_per_label_gw")
+    reason = "each modality matched in its own space" if own_spaces else "run scgroove.tl.joint_umap"
     assert reason in figure._suptitle.get_text()
-    if pipeline == "pca_gw":  # no setup_mudata, so not a single obs column was touched
+    if own_spaces:  # no setup_mudata, so not a single obs column was touched
         for m, obs in obs_before.items():
             assert list(small_mdata[m].obs.columns) == list(obs.columns)
 
@@ -65,6 +66,16 @@ def test_pipelines_differ_as_their_names_say(small_mdata):
     )
     assert sg.metrics.trace(floor, match) == pytest.approx(chance, rel=0.05)
     assert sg.metrics.trace(pca_gw, match) > 3 * chance
+    # one GW per label: each label's block is its own problem, so it equals per_label_gw on that label alone
+    per_label = sg.tl.match(small_mdata, pipeline="pca_per_label_gw", impute="none").coupling
+    # blocks of ~35 cells hold little structure of their own: above chance, well below labeled GW
+    assert per_label.method == "per_label_gw" and 1.2 * chance < sg.metrics.trace(per_label, match)
+    x1, x2 = small_mdata["rna"].obsm["X_match"], small_mdata["protein"].obsm["X_match"]
+    labels1 = small_mdata["rna"].obs["perturbation"].astype(str).to_numpy()
+    labels2 = small_mdata["protein"].obs["perturbation"].astype(str).to_numpy()
+    block = per_label.blocks[0]
+    alone = sg.align.per_label_gw(x1[block.rows], x2[block.cols], labels1[block.rows], labels2[block.cols])
+    np.testing.assert_allclose(block.plan / block.plan.sum(), alone.blocks[0].plan, atol=1e-6)
 
 
 def test_auto_records_the_rule_and_every_candidate(small_mdata):
@@ -72,11 +83,14 @@ def test_auto_records_the_rule_and_every_candidate(small_mdata):
         small_mdata, pipeline="auto", impute="none", train_kwargs=QUICK, selection_repeats=1, selection_epochs=2
     )
     record = small_mdata.uns["groove"]["match"]
-    assert record["rule"] == "label_resolution" and record["selection"]["pipeline"] == ["groove", "pca_gw"]
+    candidates = ["groove", "pca_gw", "pca_per_label_gw", "label_only"]
+    assert record["rule"] == "label_resolution" and record["selection"]["pipeline"] == sorted(candidates)
     scores = dict(zip(record["selection"]["pipeline"], record["selection"]["resolution"], strict=True))
     assert result.pipeline == record["pipeline"] == max(scores, key=scores.get)
     assert all(0 <= value <= 1 for value in scores.values())
-    assert set(result.selection["pipeline"]) == {"groove", "pca_gw"}
+    assert set(result.selection["pipeline"]) == set(candidates)
+    # the labels alone resolve merged labels at chance: the share of same-label pairs inside a merged block
+    assert scores["label_only"] < max(scores.values())
 
 
 def test_aligner_and_its_parameters_replace_the_pipelines_own(small_mdata):

@@ -70,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--figure", type=Path, default=Path("scgroove_summary.png"), help="summary figure (default: %(default)s)"
     )
-    run.add_argument("--max-epochs", type=int, default=100, help="training epochs (default: %(default)s)")
+    run.add_argument("--max-epochs", type=int, default=100, help="most training epochs (default: %(default)s)")
     run.add_argument(
         "--early-stopping",
-        action="store_true",
-        help="stop when the validation loss has not improved for 20 epochs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stop when the validation loss has not improved for 15 epochs (default: on; --no-early-stopping "
+        "trains all --max-epochs)",
     )
     run.add_argument(
         "--impute",
@@ -117,16 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--pipeline",
-        choices=["groove", "pca_gw", "label_only", "auto"],
+        choices=["groove", "pca_gw", "pca_per_label_gw", "label_only", "auto"],
         default="groove",
         help="representation + aligner, see scgroove.tl.match: groove = GROOVE latents + labeled OT (the measured "
-        "best on simulated screens), pca_gw = each modality's PCA + labeled GW, label_only = the floor, auto = "
+        "best on simulated screens), pca_gw = each modality's PCA + labeled GW, pca_per_label_gw = each modality's "
+        "PCA + one GW per label, label_only = the floor, auto = "
         "chosen by held-out label resolution (default: %(default)s)",
     )
     run.add_argument(
         "--method",
-        help="labeled aligner replacing the pipeline's own (labeled_ot, labeled_gw, labeled_fgw, labeled_coot, "
-        "labeled_knn)",
+        help="labeled aligner replacing the pipeline's own (labeled_ot, labeled_gw, per_label_gw, labeled_fgw, "
+        "labeled_coot, labeled_knn)",
     )
     run.add_argument(
         "--max-block-cells",

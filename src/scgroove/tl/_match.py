@@ -41,16 +41,23 @@ class Pipeline:
 
 #: Pipelines of :func:`match`. ``"groove"``: the measured best on simulated screens (the
 #: within-group evaluation in the README); ``"pca_gw"``: the strongest reference that learns
-#: nothing (Ryu et al. 2024); ``"label_only"``: the floor, every cell spread over its label.
+#: nothing (Ryu et al. 2024); ``"pca_per_label_gw"``: one independent GW problem per label on
+#: each modality's PCA (strong where a label holds many states); ``"label_only"``: the floor,
+#: every cell spread over its label.
 PIPELINES: dict[str, Pipeline] = {
     "groove": Pipeline("groove", "labeled_ot", "GROOVE latents (one shared space) + labeled OT", True),
     "pca_gw": Pipeline("pca", "labeled_gw", "each modality's own PCA + labeled Gromov-Wasserstein", False),
+    "pca_per_label_gw": Pipeline(
+        "pca", "per_label_gw", "each modality's own PCA + one independent Gromov-Wasserstein per label", False
+    ),
     "label_only": Pipeline("label_only", "labeled_ot", "labels only: uniform within each label (a floor)", True),
 }
 #: Screen options of :meth:`scgroove.GROOVE.setup_mudata` that ``setup_kwargs`` may set.
 SETUP_KWARGS = ("control_label", "group_key", "batch_key", "null_perturbations", "effect_test")
-#: Candidates of ``pipeline="auto"``.
-AUTO_CANDIDATES = ("groove", "pca_gw")
+#: Candidates of ``pipeline="auto"``, in the order ties are broken. ``"label_only"`` resolves merged
+#: labels at chance, so it is chosen only where every other candidate does worse than chance: then
+#: the labels are all the data supports.
+AUTO_CANDIDATES = ("groove", "pca_gw", "pca_per_label_gw", "label_only")
 
 
 @dataclass
@@ -204,7 +211,8 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
     perturbation_key
         ``obs`` column with each cell's perturbation, in both modalities.
     pipeline
-        A name of :data:`PIPELINES` (``"groove"``, ``"pca_gw"``, ``"label_only"``), or ``"auto"``:
+        A name of :data:`PIPELINES` (``"groove"``, ``"pca_gw"``, ``"pca_per_label_gw"``,
+        ``"label_only"``), or ``"auto"``:
         the candidate in :data:`AUTO_CANDIDATES` that resolves held-out labels best
         (:func:`scgroove.align.select_by_label_resolution`: random pairs of labels are merged,
         each candidate matches under the merged labels, and the mass landing on pairs that share
@@ -348,6 +356,8 @@ def _select(plan: MatchPlan):
             if not pca:
                 pca["x"] = _representation(plan, "pca", None, quick)[:2]
             x1, x2 = pca["x"]
+        elif spec.representation == "label_only":
+            x1, x2 = one_hot_labels(coarse1, coarse2)
         else:
             relabelled = relabelled_copy(plan.mdata, plan.perturbation_key, plan.modalities, coarse1, coarse2)
             sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled})
