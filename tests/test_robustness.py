@@ -80,6 +80,13 @@ def test_early_stopping_stops_and_needs_validation(small_mdata):
         model.train(max_epochs=5, early_stopping=True, train_size=1.0, **QUIET)
     model.train(max_epochs=400, early_stopping=True, early_stopping_patience=3, **QUIET)
     assert len(model.history["train_loss"]) < 400
+    # the default stops by itself when there are validation cells, and trains every epoch without them
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    model.train(max_epochs=400, early_stopping_patience=3, **QUIET)
+    assert len(model.history["train_loss"]) < 400
+    model = sg.GROOVE(small_mdata, n_latent=4, n_hidden=32)
+    model.train(max_epochs=4, train_size=1.0, **QUIET)
+    assert len(model.history["train_loss"]) == 4
 
 
 def test_interrupted_training_resumes_from_checkpoint(small_mdata, tmp_path):

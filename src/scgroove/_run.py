@@ -52,7 +52,7 @@ class RunOptions:
     accelerator: str = "auto"
     progress_bar: bool = True
     seed: int = 0
-    early_stopping: bool = False
+    early_stopping: bool = True
     impute: str = "forward"
     save_model: Path | None = None
     max_block_cells: int | None = None

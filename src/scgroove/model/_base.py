@@ -359,8 +359,8 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         train_size: float = 0.9,
         groups_per_batch: int = 16,
         cells_per_group: int = 8,
-        early_stopping: bool = False,
-        early_stopping_patience: int = 20,
+        early_stopping: bool | None = None,
+        early_stopping_patience: int = 15,
         check_val_every_n_epoch: int = 1,
         seed: int | None = None,
         guide=None,
@@ -374,7 +374,9 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         Parameters
         ----------
         max_epochs
-            Number of passes; an epoch draws about as many cells as the larger modality has.
+            Most passes; an epoch draws about as many cells as the larger modality has. By default
+            training stops earlier, when the validation loss no longer improves
+            (``early_stopping``), so this is a cap, not a schedule.
         accelerator, devices
             Lightning device settings (``"auto"``: a GPU when present, else the CPU).
         train_size
@@ -384,7 +386,11 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             Each batch draws this many perturbation groups and this many cells of each group from
             each modality.
         early_stopping, early_stopping_patience
-            Stop when ``validation_loss`` has not improved for this many epochs.
+            Stop when ``validation_loss`` (on the held-out ``1 - train_size`` of each modality's
+            cells) has not improved for ``early_stopping_patience`` epochs. Default (``None``): on
+            whenever there are validation cells (``train_size < 1``), off otherwise; ``False``
+            trains all ``max_epochs``. :attr:`history` holds the curve
+            (``len(model.history["train_loss"])`` epochs were run).
         check_val_every_n_epoch
             Validation frequency.
         seed
@@ -418,6 +424,8 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         )
         if early_stopping and splitter.n_val == 0:
             raise ValueError("early_stopping needs validation cells: use train_size < 1.")
+        if early_stopping is None:
+            early_stopping = splitter.n_val > 0
         plan_kwargs = {**self._plan_kwargs(dataset, guide, guide_weight), **(plan_kwargs or {})}
         plan = self._training_plan_cls(self.module, self.modalities, **plan_kwargs)
         if trainer_kwargs.get("strategy") == "ddp":
