@@ -164,3 +164,61 @@ def test_foscttm_counts_exact_ties_as_half(scale, dtype):
     f21 = ((exact < own21).sum(0) + 0.5 * ((exact == own21).sum(0) - 1)) / 299
     x1, x2 = (grid1 * scale).astype(dtype), (grid2 * scale).astype(dtype)
     assert metrics.foscttm(x1, x2) == pytest.approx(0.5 * (f12.mean() + f21.mean()), abs=1e-12)
+
+
+def _brute_mixing(x1, x2, labels1, labels2, k):
+    x, labels = np.vstack([x1, x2]), np.concatenate([labels1, labels2])
+    modality = np.r_[np.zeros(len(x1)), np.ones(len(x2))]
+    out = {}
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        n_other = {0: (modality[rows] == 1).sum(), 1: (modality[rows] == 0).sum()}
+        observed, expected = [], []
+        for i in rows:
+            others = rows[rows != i]
+            nearest = others[np.argsort(((x[others] - x[i]) ** 2).sum(1), kind="stable")[:k]]
+            observed.append((modality[nearest] != modality[i]).mean())
+            expected.append(n_other[modality[i]] / (len(rows) - 1))
+        out[label] = min(1.0, np.mean(observed) / np.mean(expected))
+    return out
+
+
+def test_modality_mixing_matches_brute_force_and_sees_a_shift():
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(70, 4)), rng.normal(size=(50, 4))
+    labels1, labels2 = rng.choice(["a", "b", "c"], 70), rng.choice(["a", "b", "c"], 50)
+    table = sg.metrics.modality_mixing(x1, x2, labels1, labels2, n_neighbors=5)
+    brute = _brute_mixing(x1, x2, labels1, labels2, 5)
+    assert table["label"].tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(table["mixing"], [brute[label] for label in table["label"]])
+    assert sg.metrics.mean_modality_mixing(x1, x2, labels1, labels2) > 0.8  # same distribution: mixed
+    # one modality shifted: no cell has a neighbour of the other modality inside its label
+    assert sg.metrics.mean_modality_mixing(x1, x2 + 10, labels1, labels2, n_neighbors=5) == 0.0
+    # a label of one modality only is not scored
+    only = sg.metrics.modality_mixing(x1, x2, labels1, np.where(labels2 == "c", "d", labels2))
+    assert "c" not in only["label"].tolist() and "d" not in only["label"].tolist()
+    with pytest.raises(ValueError, match="share one space"):
+        sg.metrics.modality_mixing(x1, x2[:, :2], labels1, labels2)
+    with pytest.raises(ValueError, match="No label holds cells of both"):
+        sg.metrics.modality_mixing(x1, x2, labels1, np.full(50, "z"))
+
+
+def test_cross_modal_transfer_and_joint_clusters():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(scale=8, size=(3, 4))
+    states1, states2 = rng.integers(0, 3, 90), rng.integers(0, 3, 60)
+    x1 = centres[states1] + rng.normal(size=(90, 4))
+    x2 = centres[states2] + rng.normal(size=(60, 4))
+    names1, names2 = np.array(list("xyz"))[states1], np.array(list("xyz"))[states2]
+    assert sg.metrics.cross_modal_transfer_accuracy(x1, x2, names1, names2) == 1.0
+    # brute force: 1-nearest neighbour across modalities
+    nearest12 = ((x1[:, None] - x2[None]) ** 2).sum(-1).argmin(1)
+    nearest21 = ((x2[:, None] - x1[None]) ** 2).sum(-1).argmin(1)
+    shuffled = rng.permutation(names2)
+    expected = ((shuffled[nearest12] == names1).mean() + (names1[nearest21] == shuffled).mean()) / 2
+    got = sg.metrics.cross_modal_transfer_accuracy(x1, x2, names1, shuffled, n_neighbors=1)
+    assert got == pytest.approx(expected)
+    mixed = sg.metrics.joint_cluster_scores(x1, x2, names1, names2, resolution=0.3)
+    assert mixed["ari"] > 0.9 and mixed["largest_modality_share"] < 0.9
+    split = sg.metrics.joint_cluster_scores(x1, x2 + 100, names1, names2, resolution=0.3)
+    assert split["largest_modality_share"] == 1.0 and split["composition_distance"] > 0.4
