@@ -144,3 +144,20 @@ def test_sensitivity_landscape_marks_the_defaults_and_an_optimum_on_the_edge():
     star = [c for c in ax.collections if c.get_label() == "default"][0]
     np.testing.assert_allclose(star.get_offsets(), [[1.0, 0.1]])
     assert "grid's edge" in ax.get_title()  # the best (0, 0.05) is a corner
+
+
+def test_modality_mixing_plot_orders_labels_and_marks_failures(tmp_path):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=(90, 3)), rng.normal(size=(80, 3))
+    labels1, labels2 = rng.choice(list("abc"), 90), rng.choice(list("abc"), 80)
+    x2[labels2 == "b"] += 20  # label b: its modalities apart
+    table = sg.metrics.modality_mixing(x1, x2, labels1, labels2, n_neighbors=5)
+    ax = sg.pl.modality_mixing(table, save=tmp_path / "mixing.png", show=False)
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    assert labels[0] == "b"  # worst first
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == sorted(heights) and heights[0] == 0.0
+    assert ax.patches[0].get_facecolor()[:3] == pytest.approx((0.839, 0.153, 0.157), abs=0.01)  # red below 0.8
+    assert (tmp_path / "mixing.png").stat().st_size > 0
+    with pytest.raises(KeyError, match="mixing"):
+        sg.pl.modality_mixing(table.drop(columns="mixing"))

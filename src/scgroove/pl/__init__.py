@@ -5,6 +5,7 @@ from scgroove.pl._common import category_colors
 from scgroove.pl._coupling import coupling_heatmap, coupling_specificity, partner_specificity
 from scgroove.pl._embedding import joint_embedding
 from scgroove.pl._imputation import imputation_scatter
+from scgroove.pl._mixing import modality_mixing
 from scgroove.pl._summary import metrics_table, summary
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "imputation_scatter",
     "joint_embedding",
     "metrics_table",
+    "modality_mixing",
     "partner_specificity",
     "sensitivity_landscape",
     "summary",
