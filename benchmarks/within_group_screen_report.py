@@ -7,9 +7,9 @@
     # the same ranking as one table, pipelines x datasets:
     python benchmarks/within_group_screen_report.py ... --rank --compact
 
-"PCA + labeled GW (best eps)" takes, for every seed, the epsilon of the grid that scored best on
-that seed (an oracle choice that favours the reference). p-values: one-sided paired Wilcoxon
-signed-rank tests over seeds (with 5 seeds the smallest possible p is 1/32 = 0.031).
+"PCA + labeled GW (best eps)" and "PCA + per-label GW (best eps)" take, for every seed, the epsilon
+of their grid that scored best on that seed (an oracle choice that favours the references).
+p-values: one-sided paired Wilcoxon signed-rank tests over seeds (with 5 seeds the smallest possible p is 1/32 = 0.031).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import pandas as pd
 from scipy import stats
 
 REFERENCE_GW = "pca+labeled_gw (best eps)"
+REFERENCE_PER_LABEL = "pca+per_label_gw (best eps)"
+#: Each epsilon grid of a reference, and the row of its best epsilon per seed.
+EPSILON_GRIDS = {"pca+labeled_gw@": REFERENCE_GW, "pca+per_label_gw@": REFERENCE_PER_LABEL}
 LOWER_IS_BETTER = {"bary_foscttm", "within_label_foscttm", "mse"}
 
 
@@ -29,11 +32,15 @@ def tidy(paths) -> pd.DataFrame:
     # a job run twice keeps its last values
     table = table.groupby(["dataset", "seed", "pipeline", "metric"], as_index=False).last()
     wide = table.pivot_table(index=["dataset", "seed", "pipeline"], columns="metric", values="value").reset_index()
-    gw = wide[wide.pipeline.str.startswith("pca+labeled_gw@")]
-    best = gw.loc[gw.groupby(["dataset", "seed"])["bary_foscttm"].idxmin()].copy()
-    best["best_epsilon"] = best.pipeline.str.split("@").str[1].astype(float)
-    best["pipeline"] = REFERENCE_GW
-    rows = [wide, best]
+    rows = [wide]
+    for prefix, name in EPSILON_GRIDS.items():
+        grid = wide[wide.pipeline.str.startswith(prefix)]
+        if not len(grid):
+            continue
+        best = grid.loc[grid.groupby(["dataset", "seed"])["bary_foscttm"].idxmin()].copy()
+        best["best_epsilon"] = best.pipeline.str.split("@").str[1].astype(float)
+        best["pipeline"] = name
+        rows.append(best)
     # decoder imputation as its own pipeline rows
     decoded = wide.dropna(subset=["decoder_cell_pearson"]).copy() if "decoder_cell_pearson" in wide else None
     if decoded is not None and len(decoded):
@@ -201,14 +208,18 @@ def main(argv=None):
         print((compact(ranking) if args.compact else ranking.round(4)).to_markdown(index=args.compact))
         return
     wide = tidy(args.results)
-    for metric in ("bary_foscttm", "within_label_foscttm", "trace", "cell_pearson", "feature_pearson"):
+    joint = ("modality_mixing", "state_transfer_accuracy", "leiden_largest_modality_share", "leiden_state_ari")
+    for metric in ("bary_foscttm", "within_label_foscttm", "trace", "cell_pearson", "feature_pearson", *joint):
+        if metric not in wide:
+            continue
         print(f"\n## {metric} (mean ± s.e. over seeds)\n")
         print(summary(wide, metric).to_markdown())
     if "best_epsilon" in wide:
-        print("\nbest epsilon of PCA + labeled GW per dataset:")
-        print(wide[wide.pipeline == REFERENCE_GW].groupby("dataset").best_epsilon.value_counts().to_string())
-    matching = [REFERENCE_GW, "label_only+labeled_ot"]
-    imputing = [REFERENCE_GW, "label_mean"]
+        for name in EPSILON_GRIDS.values():
+            print(f"\nbest epsilon of {name} per dataset:")
+            print(wide[wide.pipeline == name].groupby("dataset").best_epsilon.value_counts().to_string())
+    matching = [REFERENCE_GW, REFERENCE_PER_LABEL, "label_only+labeled_ot"]
+    imputing = [REFERENCE_GW, REFERENCE_PER_LABEL, "label_mean"]
     tests = [
         paired(wide, "bary_foscttm", args.pipeline, matching),
         paired(wide, "cell_pearson", args.pipeline, imputing),
