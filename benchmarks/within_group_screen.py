@@ -48,7 +48,13 @@ SIMULATIONS = {
     "sim_heterogeneous": {"shared_fraction": 0.8, "heterogeneous_perturbations": 20},
 }
 REAL = {"bmmc_cite_600": ("rna", "protein"), "cbmc_cite_1182": ("rna", "protein"), "bmmc_multiome_500": ("rna", "atac")}
+#: Real sets whose groups hold many cell states: the BMMC sets' lineages (cbmc's 6 classes are coarse
+#: already, so "cbmc_cite_1182" is in both tables) and the real CRISPR screen, its 299 genes split into
+#: two random disjoint panels (a new split per seed), matched within guide, contrast groups = genes.
+COARSE = {"bmmc_cite_lineage": "bmmc_cite_600", "bmmc_multiome_lineage": "bmmc_multiome_500"}
+SCREEN_SETS = {"papalexi_panels": {"group_key": "target", "control_label": "non-targeting"}}
 GW_EPSILONS = (0.01, 0.03, 0.05)
+PER_LABEL_EPSILONS = (0.05, 0.1, 0.2)
 OT_EPSILON = 0.05
 
 #: GROOVE variants, each spelt out in full (so a change of GROOVE's defaults cannot change them).
@@ -63,13 +69,24 @@ VARIANTS: dict[str, dict] = {
     "guided": {"contrast": "guided", "projection_head": False},
     "guided_projection": {"contrast": "guided", "projection_head": True},
     "guided_distribution": {"contrast": "guided", "projection_head": False, "distribution_weight": 1.0},
+    "guided_per_label": {"contrast": "guided", "projection_head": True},
 }
+#: Variants trained with another guide than the default structure guide: the aligner on each modality's PCA.
+VARIANT_GUIDES = {"guided_per_label": ("per_label_gw", 0.1)}
 
 
 def load(dataset: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
     if dataset in SIMULATIONS:
         mdata = sg.datasets.simulate(**SCREEN, **SIMULATIONS[dataset], seed=seed)
         return mdata, "perturbation", ("rna", "protein")
+    if dataset in COARSE:  # the fine types come along as the states inside a lineage (diagnosis only)
+        paired = sg.datasets._shipped.SHIPPED[COARSE[dataset]]()
+        mdata = sg.datasets.unpair(paired, label_key="lineage", seed=seed, obs_keys=("label",))
+        return mdata, "lineage", REAL[COARSE[dataset]]
+    if dataset in SCREEN_SETS:
+        panels = sg.datasets.gene_panels(sg.datasets.papalexi_eccite()["rna"], seed=seed)
+        mdata = sg.datasets.unpair(panels, label_key="guide", seed=seed, obs_keys=("target",))
+        return mdata, "guide", ("panel_a", "panel_b")
     paired = sg.datasets._shipped.SHIPPED[dataset]()
     return sg.datasets.unpair(paired, label_key="label", seed=seed), "label", REAL[dataset]
 
@@ -104,10 +121,13 @@ def make_truth(mdata, key: str, modalities) -> dict:
 class EpochProbe(pl.Callback):
     """Per-epoch latent diagnostics on the truth (encodes all cells once per epoch)."""
 
-    def __init__(self, model, mdata, modalities, key, match, every: int = 1):
+    def __init__(self, model, mdata, modalities, key, match, every: int = 1, guide=None):
         self.model, self.mdata, self.modalities, self.match, self.every = model, mdata, modalities, match, every
         self.labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-        self.cell_types = [mdata.mod[m].obs["cell_type"].astype(str).to_numpy() for m in modalities]
+        # the cell states inside a group: simulated cell types, or a real set's fine types inside its lineages
+        state = "cell_type" if "cell_type" in mdata.mod[modalities[0]].obs else "label"
+        self.cell_types = [mdata.mod[m].obs[state].astype(str).to_numpy() for m in modalities]
+        self.guide = guide
         self.rows: list[dict] = []
 
     def on_train_epoch_end(self, trainer, pl_module):
@@ -120,6 +140,8 @@ class EpochProbe(pl.Callback):
         z1, z2 = z[self.modalities[0]], z[self.modalities[1]]
         row = {"epoch": epoch}
         row["within_label_foscttm"] = sg.metrics.within_label_foscttm(z1, z2, *self.labels, self.match)
+        if self.guide is not None:  # the guide's own score, on the same truth (constant over epochs)
+            row["guide_trace"] = sg.metrics.trace(self.guide, self.match)
         for name, latent, labels, types in zip(self.modalities, (z1, z2), self.labels, self.cell_types, strict=True):
             row[f"group_separation_{name}"] = group_separation(latent, labels)
             row[f"cell_type_purity_{name}"] = within_label_purity(latent, labels, types)
@@ -153,6 +175,27 @@ def within_label_purity(latent: np.ndarray, labels: np.ndarray, types: np.ndarra
     return float(np.mean(scores))
 
 
+def cell_states(mdata, modalities) -> list[np.ndarray] | None:
+    """The states inside a group where the data know them: simulated cell types, a real set's fine types."""
+    for key in ("cell_type", "label"):
+        if all(key in mdata.mod[m].obs for m in modalities):
+            return [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
+    return None
+
+
+def joint_latent_scores(z1, z2, mdata, modalities, truth: dict) -> dict:
+    """Does the joint latent mix the modalities (issue: one shared space)? Mixing, clusters, transfer."""
+    labels1, labels2 = truth["labels"]
+    rows = {"modality_mixing": sg.metrics.mean_modality_mixing(z1, z2, labels1, labels2)}
+    clusters = sg.metrics.joint_cluster_scores(z1, z2, labels1, labels2)
+    rows.update({f"leiden_{k}": v for k, v in clusters.items()})
+    states = cell_states(mdata, modalities)
+    if states is not None:
+        rows["state_transfer_accuracy"] = sg.metrics.cross_modal_transfer_accuracy(z1, z2, *states)
+        rows["leiden_state_ari"] = sg.metrics.joint_cluster_scores(z1, z2, *states)["ari"]
+    return rows
+
+
 def score_coupling(coupling, truth: dict, prefix: str) -> dict:
     rows = {}
     rows[f"{prefix}bary_foscttm"] = sg.metrics.barycentric_foscttm(coupling, truth["target_pca"], truth["match"])
@@ -183,6 +226,13 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
         rows = score_coupling(coupling, truth, "")
         rows["seconds"] = seconds
         out += [(f"pca+labeled_gw@{epsilon}", k, v) for k, v in rows.items()]
+    for epsilon in PER_LABEL_EPSILONS:
+        start = time.perf_counter()
+        coupling = sg.align.align(*truth["pca"], labels1, labels2, method="per_label_gw", epsilon=epsilon)
+        seconds = time.perf_counter() - start
+        rows = score_coupling(coupling, truth, "")
+        rows["seconds"] = seconds
+        out += [(f"pca+per_label_gw@{epsilon}", k, v) for k, v in rows.items()]
     imputed = label_mean_imputation(truth["target_features"], labels2, labels1)
     out += [("label_mean", k, v) for k, v in score_imputation(imputed, truth, "").items()]
     return out
@@ -222,6 +272,7 @@ def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed
             "latent_foscttm": sg.metrics.foscttm(z1, z2, truth["match"]),
             "group_separation_1": group_separation(z1, labels1),
             "group_separation_2": group_separation(z2, labels2),
+            **joint_latent_scores(z1, z2, mdata, modalities, truth),
         }
     else:
         coupling = moscot_coupling(*truth["pca"], labels1, labels2, mode=name.removeprefix("moscot_"))
@@ -241,11 +292,16 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
 
     scvi.settings.seed = seed
     options = dict(VARIANTS[name])
-    sg.GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=modalities)
+    sg.GROOVE.setup_mudata(mdata, perturbation_key=key, modalities=modalities, **SCREEN_SETS.get(dataset, {}))
+    guide = None
+    if name in VARIANT_GUIDES:
+        method, epsilon = VARIANT_GUIDES[name]
+        guide = sg.align.align(*truth["pca"], *truth["labels"], method=method, epsilon=epsilon)
     model = sg.GROOVE(mdata, **options)
     callbacks = []
     if diagnose:
-        probe = EpochProbe(model, mdata, modalities, key, truth["match"])
+        guide = sg.model.structure_guide(model) if guide is None else guide  # what train() would compute
+        probe = EpochProbe(model, mdata, modalities, key, truth["match"], guide=guide)
         callbacks.append(probe)
     start, cpu_start = time.perf_counter(), time.process_time()
     model.train(
@@ -255,6 +311,7 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
         enable_progress_bar=False,
         seed=seed,
         callbacks=callbacks,
+        guide=guide,
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     n_epochs = len(model.history["train_loss"])
@@ -270,6 +327,7 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
         "within_label_foscttm": sg.metrics.within_label_foscttm(z1, z2, labels1, labels2, truth["match"]),
         "latent_foscttm": sg.metrics.foscttm(z1, z2, truth["match"]),
     }
+    rows.update(joint_latent_scores(z1, z2, mdata, modalities, truth))
     coupling = sg.align.align(z1, z2, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
     rows.update(score_coupling(coupling, truth, ""))
     # cross-modal decoding D_2(E_1(x_1)), in the units the imputation is scored in
@@ -282,7 +340,8 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
             z1, z2, labels1, labels2, alpha=alpha, epsilon=0.03, structure1=truth["pca"][0], structure2=truth["pca"][1]
         )
         rows.update(score_coupling(fused, truth, f"fgw{alpha}_"))
-    if diagnose:
+    if diagnose:  # the latents too, to try couplings on them later without training again
+        np.savez_compressed(out_dir / f"latents_{dataset}_{name}_seed{seed}.npz", z1=z1, z2=z2)
         curve = pd.DataFrame(probe.rows)
         curve.insert(0, "variant", name)
         curve.to_csv(out_dir / f"diagnosis_{dataset}_{name}_seed{seed}.csv", index=False)
@@ -291,7 +350,7 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True, choices=[*SIMULATIONS, *REAL])
+    parser.add_argument("--dataset", required=True, choices=[*SIMULATIONS, *REAL, *COARSE, *SCREEN_SETS])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", nargs="*", default=["groove"], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=200)
