@@ -44,10 +44,11 @@ def tidy(paths) -> pd.DataFrame:
     # decoder imputation as its own pipeline rows
     decoded = wide.dropna(subset=["decoder_cell_pearson"]).copy() if "decoder_cell_pearson" in wide else None
     if decoded is not None and len(decoded):
-        for metric in ("cell_pearson", "feature_pearson", "mse"):
-            decoded[metric] = decoded[f"decoder_{metric}"]
-        decoded["pipeline"] = decoded.pipeline + " (decoder)"
-        decoded[["bary_foscttm", "trace"]] = np.nan
+        imputation = ("cell_pearson", "feature_pearson", "mse")
+        decoded = decoded[["dataset", "seed", "pipeline"]].assign(
+            **{metric: decoded[f"decoder_{metric}"] for metric in imputation},
+            pipeline=decoded.pipeline + " (decoder)",
+        )  # only the imputation scores: the decoder is no coupling and no other latent
         rows.append(decoded)
     return pd.concat(rows, ignore_index=True)
 
@@ -89,6 +90,34 @@ def paired(wide: pd.DataFrame, metric: str, pipeline: str, references: list[str]
                 "p_one_sided": p,
             }
         )
+    return pd.DataFrame(out)
+
+
+def head_to_head(wide: pd.DataFrame, new: str, old: str) -> pd.DataFrame:
+    """Two pipelines on the same seeds: mean of each, their difference and a two-sided paired test."""
+    metrics = ("bary_foscttm", "cell_pearson", "feature_pearson", "decoder_cell_pearson", "decoder_feature_pearson")
+    metrics += ("modality_mixing", "leiden_largest_modality_share", "state_transfer_accuracy", "epochs")
+    out = []
+    for dataset, rows in wide[wide.pipeline.isin([new, old])].groupby("dataset"):
+        for metric in metrics:
+            if metric not in rows:
+                continue
+            values = rows.pivot_table(index="seed", columns="pipeline", values=metric).dropna()
+            if new not in values or old not in values or not len(values):
+                continue
+            diff = values[new] - values[old]
+            p = stats.wilcoxon(diff).pvalue if len(diff) >= 2 and diff.abs().sum() > 0 else np.nan
+            out.append(
+                {
+                    "dataset": dataset,
+                    "metric": metric,
+                    new: values[new].mean(),
+                    old: values[old].mean(),
+                    "difference": diff.mean(),
+                    "n": len(diff),
+                    "p_two_sided": p,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -196,7 +225,10 @@ def compact(ranking: pd.DataFrame) -> pd.DataFrame:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+")
-    parser.add_argument("--pipeline", default="guided_projection")
+    parser.add_argument("--pipeline", nargs="+", default=["guided_projection"], help="pipelines tested")
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("NEW", "OLD"), help="also test NEW against OLD (paired, two-sided), per metric"
+    )
     parser.add_argument("--rank", action="store_true", help="only the ranked table of pipelines and peers")
     parser.add_argument(
         "--compact", action="store_true", help="with --rank: one row per pipeline, a column per dataset"
@@ -220,15 +252,19 @@ def main(argv=None):
             print(wide[wide.pipeline == name].groupby("dataset").best_epsilon.value_counts().to_string())
     matching = [REFERENCE_GW, REFERENCE_PER_LABEL, "label_only+labeled_ot"]
     imputing = [REFERENCE_GW, REFERENCE_PER_LABEL, "label_mean"]
-    tests = [
-        paired(wide, "bary_foscttm", args.pipeline, matching),
-        paired(wide, "cell_pearson", args.pipeline, imputing),
-        paired(wide, "feature_pearson", args.pipeline, imputing),
-        paired(wide, "cell_pearson", f"{args.pipeline} (decoder)", imputing),
-        paired(wide, "feature_pearson", f"{args.pipeline} (decoder)", imputing),
-    ]
-    print(f"\n## {args.pipeline} against the best reference (paired, one-sided Wilcoxon)\n")
-    print(pd.concat(tests, ignore_index=True).round(4).to_markdown(index=False))
+    for pipeline in args.pipeline:
+        tests = [
+            paired(wide, "bary_foscttm", pipeline, matching),
+            paired(wide, "cell_pearson", pipeline, imputing),
+            paired(wide, "feature_pearson", pipeline, imputing),
+            paired(wide, "cell_pearson", f"{pipeline} (decoder)", imputing),
+            paired(wide, "feature_pearson", f"{pipeline} (decoder)", imputing),
+        ]
+        print(f"\n## {pipeline} against the best reference (paired, one-sided Wilcoxon)\n")
+        print(pd.concat(tests, ignore_index=True).round(4).to_markdown(index=False))
+    if args.compare:
+        print(f"\n## {args.compare[0]} against {args.compare[1]} (paired, two-sided Wilcoxon)\n")
+        print(head_to_head(wide, *args.compare).round(4).to_markdown(index=False))
 
 
 if __name__ == "__main__":
