@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import matplotlib
 
@@ -16,12 +17,19 @@ import pandas as pd
 
 PANELS = [
     ("within_label_foscttm", "within-label FOSCTTM of the latent\n(lower: the latent matches cells inside groups)"),
-    ("group_separation_rna", "group separation, RNA latent\n(share of variance explained by the label)"),
-    ("cell_type_purity_rna", "cell-type purity of same-label\nkNN, RNA latent"),
+    ("latent_trace", "trace of labeled OT on the latent (lines)\nand of the guide (dashed; higher is better)"),
+    ("modality_mixing", "modality mixing inside labels\n(1: ideal)"),
+    ("cell_type_purity_", "state purity of same-label kNN,\nfirst modality's latent"),
     ("train_contrast", "contrastive loss (train)"),
-    ("train_reconstruction_rna", "RNA reconstruction NLL (train)"),
     ("validation_loss", "total validation loss"),
 ]
+
+
+def column_of(curve: pd.DataFrame, name: str) -> str | None:
+    """The curve's column for a panel (a trailing "_" takes the first modality's column)."""
+    if not name.endswith("_"):
+        return name if name in curve and curve[name].notna().any() else None
+    return next((c for c in curve.columns if c.startswith(name) and curve[c].notna().any()), None)
 
 
 def main(argv=None):
@@ -30,12 +38,19 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     parser.add_argument("--title", default="What happens to within-group structure during training")
     args = parser.parse_args(argv)
-    curves = pd.concat([pd.read_csv(f) for f in args.files], ignore_index=True)
+    # one line per file, named after it (dataset, variant and seed)
+    curves = pd.concat(
+        [pd.read_csv(f).assign(variant=Path(f).stem.removeprefix("diagnosis_")) for f in args.files], ignore_index=True
+    )
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     for ax, (column, title) in zip(axes.ravel(), PANELS, strict=True):
         for variant, curve in curves.groupby("variant", sort=False):
-            if column in curve:
-                ax.plot(curve["epoch"], curve[column], label=variant)
+            found = column_of(curve, column)
+            if found is None:
+                continue
+            (line,) = ax.plot(curve["epoch"], curve[found], label=variant)
+            if column == "latent_trace" and "guide_trace" in curve:
+                ax.axhline(curve["guide_trace"].iloc[0], color=line.get_color(), linestyle="--", linewidth=1)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
     axes[0, 0].legend(fontsize=8)

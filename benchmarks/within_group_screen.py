@@ -140,8 +140,12 @@ class EpochProbe(pl.Callback):
         z1, z2 = z[self.modalities[0]], z[self.modalities[1]]
         row = {"epoch": epoch}
         row["within_label_foscttm"] = sg.metrics.within_label_foscttm(z1, z2, *self.labels, self.match)
-        if self.guide is not None:  # the guide's own score, on the same truth (constant over epochs)
+        # what labeled OT on the latent would match now, beside the guide's own score (constant over epochs)
+        coupling = sg.align.align(z1, z2, *self.labels, method="labeled_ot", epsilon=OT_EPSILON)
+        row["latent_trace"] = sg.metrics.trace(coupling, self.match)
+        if self.guide is not None:
             row["guide_trace"] = sg.metrics.trace(self.guide, self.match)
+        row["modality_mixing"] = sg.metrics.mean_modality_mixing(z1, z2, *self.labels)
         for name, latent, labels, types in zip(self.modalities, (z1, z2), self.labels, self.cell_types, strict=True):
             row[f"group_separation_{name}"] = group_separation(latent, labels)
             row[f"cell_type_purity_{name}"] = within_label_purity(latent, labels, types)

@@ -46,7 +46,9 @@ def test_run_task_rows_and_metrics():
     expected = benchmark.score_against_truth(truth, imputed=label_mean)["imputation_cell_pearson"]
     at_005 = ot_rows[ot_rows["epsilon"] == 0.05].set_index("metric")["value"]
     assert at_005["imputation_cell_pearson"] == pytest.approx(expected, abs=1e-3)
-    assert {"latent_foscttm", "within_label_foscttm", "train_seconds"} <= set(table["metric"])
+    assert {"latent_foscttm", "within_label_foscttm", "modality_mixing", "train_seconds"} <= set(table["metric"])
+    mixing = table.loc[table["metric"] == "modality_mixing", "value"].item()
+    assert 0.0 <= mixing <= 1.0
 
 
 def test_pca_is_not_matched_with_shared_space_aligners():
@@ -375,6 +377,7 @@ def ranking_table() -> pd.DataFrame:
             ]
         rows += [
             ("d", seed, "groove", "", np.nan, "train_seconds", 100.0 if seed == 4 else 10.0),
+            ("d", seed, "groove", "", np.nan, "modality_mixing", 0.5 + 0.1 * seed),
             ("d", seed, "pca", "", np.nan, "train_seconds", 0.5),
         ]
     return pd.DataFrame(rows, columns=["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"])
@@ -399,6 +402,9 @@ def test_rank_pipelines_orders_pipelines_with_their_time_and_tests():
     # the median over seeds (11, 12, 13, 14, 105): the slowed seed does not set the time (mean: 31)
     assert ranking.loc[("groove", "labeled_ot"), "seconds"] == pytest.approx(13.0)
     assert np.isnan(ranking.loc[("groove", "labeled_ot"), "p_worse_than_best"])
+    # the learner's joint-latent mixing (mean over seeds); none for PCA, which has no shared latent
+    assert ranking.loc[("groove", "labeled_ot"), "modality_mixing"] == pytest.approx(0.7)
+    assert np.isnan(gw["modality_mixing"])
     assert gw["p_worse_than_best"] == pytest.approx(1 / 32)  # worse on 5 of 5 seeds
     assert ranking.loc[("pca", "moscot_gw"), "p_worse_than_best"] == pytest.approx(1 / 32)
     # a higher-is-better metric ranks the other way

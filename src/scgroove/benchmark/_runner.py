@@ -69,7 +69,8 @@ def run_task(
     ``trace_chance``, ``bary_foscttm`` (barycentric FOSCTTM in modality 2's own PCA space),
     ``imputation_cell_pearson`` and ``imputation_feature_pearson`` (the coupling's barycentric
     imputation of modality 2) and ``align_seconds`` per aligner/epsilon; ``latent_foscttm``,
-    ``within_label_foscttm`` and ``label_transfer_accuracy`` of shared representations;
+    ``within_label_foscttm``, ``label_transfer_accuracy`` and ``modality_mixing`` of shared
+    representations;
     ``train_seconds`` of the learner.
     """
     with quiet_libraries():

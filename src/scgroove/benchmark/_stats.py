@@ -16,6 +16,7 @@ LOWER_IS_BETTER = {
     "within_label_foscttm": True,
     "trace": False,
     "label_transfer_accuracy": False,
+    "modality_mixing": False,
     "imputation_feature_pearson": False,
     "imputation_cell_pearson": False,
 }
@@ -152,7 +153,8 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
     Each pipeline is taken at its best epsilon (best mean ``metric`` over seeds: the same
     oracle choice for every pipeline). Columns: the rank, the pipeline's kind
     (:func:`pipeline_kind`), the means over seeds of ``bary_foscttm``, ``trace`` and
-    ``imputation_cell_pearson`` (where the table has them), ``seconds`` (the learner's
+    ``imputation_cell_pearson`` (where the table has them), ``modality_mixing`` of the learner's
+    joint latent (its mean over seeds; NaN for a learner without a shared latent), ``seconds`` (the learner's
     ``train_seconds`` plus the aligner's ``align_seconds``, per seed; the median over seeds, so
     one run slowed by other jobs on the machine does not set a pipeline's time), the number of
     seeds and a one-sided paired Wilcoxon test of the pipeline against the best one on that
@@ -175,6 +177,8 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
     wide["seconds"] = np.where(
         np.isnan(train) & np.isnan(align_seconds), np.nan, np.nan_to_num(train) + np.nan_to_num(align_seconds)
     )
+    # a latent's own score (no aligner): its learner's mean over seeds, NaN for learners without a shared latent
+    mixing = table[table["metric"] == "modality_mixing"].groupby(["dataset", "learner"])["value"].mean()
     out = []
     for dataset, rows in wide.groupby("dataset"):
         by_seed = rows.pivot_table(index="seed", columns=["learner", "aligner"], values=metric)
@@ -196,6 +200,7 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
                 "epsilon": mine["epsilon"].iloc[0],
             }
             record.update({name: mine[name].mean() for name in RANK_COLUMNS if name in mine})
+            record["modality_mixing"] = mixing.get((dataset, pipeline[0]), np.nan)
             record["seconds"] = mine["seconds"].median() if mine["seconds"].notna().any() else np.nan
             record["n"] = int(by_seed[pipeline].notna().sum())
             record["p_worse_than_best"] = p_value

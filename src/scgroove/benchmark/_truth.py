@@ -74,7 +74,7 @@ def score_against_truth(
         :class:`DatasetTruth` of the data.
     latents
         ``(x1, x2)`` in one shared space: ``latent_foscttm``, ``within_label_foscttm``,
-        ``label_transfer_accuracy``.
+        ``label_transfer_accuracy``, ``modality_mixing`` (:func:`~scgroove.metrics.mean_modality_mixing`).
     coupling
         A coupling from modality 1 to modality 2: ``trace``, ``trace_chance``, ``bary_foscttm``.
     imputed
@@ -89,6 +89,7 @@ def score_against_truth(
         scores["latent_foscttm"] = metrics.foscttm(x1, x2, match)
         scores["within_label_foscttm"] = metrics.within_label_foscttm(x1, x2, labels1, labels2, match)
         scores["label_transfer_accuracy"] = metrics.label_transfer_accuracy(x1, x2, labels1, labels2)
+        scores["modality_mixing"] = metrics.mean_modality_mixing(x1, x2, labels1, labels2)
     if coupling is not None:
         scores["trace"] = metrics.trace(coupling, match)
         scores["trace_chance"] = metrics.trace_chance(labels1, labels2, match)
