@@ -222,3 +222,15 @@ def test_cross_modal_transfer_and_joint_clusters():
     assert mixed["ari"] > 0.9 and mixed["largest_modality_share"] < 0.9
     split = sg.metrics.joint_cluster_scores(x1, x2 + 100, names1, names2, resolution=0.3)
     assert split["largest_modality_share"] == 1.0 and split["composition_distance"] > 0.4
+
+
+def test_joint_clusters_of_a_screen_sized_latent():
+    # scanpy's neighbours take another path above a few thousand cells (pynndescent), which failed
+    # with pynndescent 0.7 ('csr_array' has no 'getnnz'); 2 x 4,200 cells (over 8,192) go through it
+    rng = np.random.default_rng(2)
+    centres = rng.normal(scale=10, size=(3, 5))
+    states1, states2 = rng.integers(0, 3, 4200), rng.integers(0, 3, 4200)
+    x1 = centres[states1] + rng.normal(size=(4200, 5))
+    x2 = centres[states2] + rng.normal(size=(4200, 5))
+    scores = sg.metrics.joint_cluster_scores(x1, x2, states1.astype(str), states2.astype(str), resolution=0.1)
+    assert scores["ari"] > 0.9 and scores["largest_modality_share"] < 0.6
