@@ -124,9 +124,8 @@ class EpochProbe(pl.Callback):
     def __init__(self, model, mdata, modalities, key, match, every: int = 1, guide=None):
         self.model, self.mdata, self.modalities, self.match, self.every = model, mdata, modalities, match, every
         self.labels = [mdata.mod[m].obs[key].astype(str).to_numpy() for m in modalities]
-        # the cell states inside a group: simulated cell types, or a real set's fine types inside its lineages
-        state = "cell_type" if "cell_type" in mdata.mod[modalities[0]].obs else "label"
-        self.cell_types = [mdata.mod[m].obs[state].astype(str).to_numpy() for m in modalities]
+        # the cell states inside a group: simulated cell types, a real set's fine types inside its lineages, or none
+        self.cell_types = cell_states(mdata, modalities)
         self.guide = guide
         self.rows: list[dict] = []
 
@@ -146,9 +145,11 @@ class EpochProbe(pl.Callback):
         if self.guide is not None:
             row["guide_trace"] = sg.metrics.trace(self.guide, self.match)
         row["modality_mixing"] = sg.metrics.mean_modality_mixing(z1, z2, *self.labels)
-        for name, latent, labels, types in zip(self.modalities, (z1, z2), self.labels, self.cell_types, strict=True):
+        types = self.cell_types or [None, None]
+        for name, latent, labels, states in zip(self.modalities, (z1, z2), self.labels, types, strict=True):
             row[f"group_separation_{name}"] = group_separation(latent, labels)
-            row[f"cell_type_purity_{name}"] = within_label_purity(latent, labels, types)
+            if states is not None:
+                row[f"cell_type_purity_{name}"] = within_label_purity(latent, labels, states)
         metrics = trainer.callback_metrics
         for key, value in metrics.items():
             if key.startswith("train_") or key.startswith("validation_"):

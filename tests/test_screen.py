@@ -366,3 +366,23 @@ def test_matching_stays_within_each_batch_unless_asked_otherwise():
     model = sg.GROOVE(mdata, n_latent=4, n_hidden=16)
     with pytest.warns(UserWarning, match="cells of modality 'rna' have no cell of their label in their own batch"):
         model.align()
+
+
+def test_auto_selection_on_a_screen_with_guides_of_genes():
+    # the rule merges labels (guides of different genes, and the control): the quick models of the
+    # selection drop the options that name label values, and the final model keeps all of them
+    mdata = screen(seed=3, n_perturbations=4, cells_per_perturbation=30)
+    result = sg.tl.match(
+        mdata,
+        "guide",
+        "auto",
+        impute="none",
+        setup_kwargs={"group_key": "perturbation", "control_label": "control", "batch_key": "batch"},
+        train_kwargs={"max_epochs": 2, "enable_progress_bar": False, "accelerator": "cpu"},
+        selection_repeats=1,
+        selection_epochs=1,
+    )
+    candidates = {"groove", "pca_gw", "pca_per_label_gw", "label_only"}
+    assert result.pipeline in candidates and set(result.selection["pipeline"]) == candidates
+    scores = result.selection.groupby("pipeline")["resolution"].mean()
+    assert result.pipeline == scores.idxmax() and scores["groove"] > 0

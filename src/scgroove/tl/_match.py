@@ -360,7 +360,10 @@ def _select(plan: MatchPlan):
             x1, x2 = one_hot_labels(coarse1, coarse2)
         else:
             relabelled = relabelled_copy(plan.mdata, plan.perturbation_key, plan.modalities, coarse1, coarse2)
-            sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled})
+            # merged labels mix guides of different genes and the control: options that name label
+            # values (control_label, group_key, null_perturbations) do not apply; batches still do
+            screen = {k: v for k, v in plan.setup_kwargs.items() if k == "batch_key"}
+            sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled, "setup_kwargs": screen})
             x1, x2, _ = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
         return align(x1, x2, coarse1, coarse2, method=spec.aligner, **plan.aligner_params)
 
