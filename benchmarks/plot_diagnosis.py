@@ -17,11 +17,11 @@ import pandas as pd
 
 PANELS = [
     ("within_label_foscttm", "within-label FOSCTTM of the latent\n(lower: the latent matches cells inside groups)"),
-    ("latent_trace", "trace of labeled OT on the latent (lines)\nand of the guide (dashed; higher is better)"),
+    ("latent_trace", "trace of labeled OT on the latent over the\nguide's own trace (above 1: the latent knows more)"),
     ("modality_mixing", "modality mixing inside labels\n(1: ideal)"),
-    ("cell_type_purity_", "state purity of same-label kNN,\nfirst modality's latent"),
-    ("train_contrast", "contrastive loss (train)"),
-    ("validation_loss", "total validation loss"),
+    ("train_contrast", "contrastive loss (training cells)"),
+    ("validation_contrast", "contrastive loss (validation cells;\nrising: the contrast memorises training cells)"),
+    ("validation_loss", "total validation loss\n(what early stopping watches)"),
 ]
 
 
@@ -43,14 +43,19 @@ def main(argv=None):
         [pd.read_csv(f).assign(variant=Path(f).stem.removeprefix("diagnosis_")) for f in args.files], ignore_index=True
     )
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    colours = {variant: f"C{i}" for i, variant in enumerate(curves["variant"].unique())}
     for ax, (column, title) in zip(axes.ravel(), PANELS, strict=True):
         for variant, curve in curves.groupby("variant", sort=False):
             found = column_of(curve, column)
             if found is None:
                 continue
-            (line,) = ax.plot(curve["epoch"], curve[found], label=variant)
-            if column == "latent_trace" and "guide_trace" in curve:
-                ax.axhline(curve["guide_trace"].iloc[0], color=line.get_color(), linestyle="--", linewidth=1)
+            values = curve[found]
+            if column == "latent_trace":  # relative to the guide, so datasets of any trace share the axis
+                if "guide_trace" not in curve:
+                    continue
+                values = values / curve["guide_trace"]
+                ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+            ax.plot(curve["epoch"], values, label=variant, color=colours[variant])
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("epoch")
     axes[0, 0].legend(fontsize=8)

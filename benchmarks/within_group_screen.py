@@ -70,9 +70,10 @@ VARIANTS: dict[str, dict] = {
     "guided_projection": {"contrast": "guided", "projection_head": True},
     "guided_distribution": {"contrast": "guided", "projection_head": False, "distribution_weight": 1.0},
     "guided_per_label": {"contrast": "guided", "projection_head": True},
+    "guided_gw001": {"contrast": "guided", "projection_head": True},
 }
 #: Variants trained with another guide than the default structure guide: the aligner on each modality's PCA.
-VARIANT_GUIDES = {"guided_per_label": ("per_label_gw", 0.1)}
+VARIANT_GUIDES = {"guided_per_label": ("per_label_gw", 0.1), "guided_gw001": ("labeled_gw", 0.01)}
 
 
 def load(dataset: str, seed: int) -> tuple[md.MuData, str, tuple[str, str]]:
