@@ -5,9 +5,15 @@ each epsilon, label-mean imputation, PCA + labeled GW barycentric imputation) an
 variant asked for, all scored on the same split against the hidden truth. Rows are appended to a
 tidy CSV (dataset, seed, pipeline, metric, value), so runs can be resumed and pooled.
 
-``--diagnose`` also logs, per epoch, on the simulator's truth: within-label FOSCTTM of the latent,
-group separation (share of the latent's variance explained by the label), within-group
-cell-type kNN purity of each modality's latent, and every loss term.
+Datasets: the screen-scale simulations, the real sets with fine labels, the real sets with coarse
+groups (``bmmc_cite_lineage``, ``bmmc_multiome_lineage``; cbmc's classes are coarse already) and the
+real CRISPR screen split into two gene panels (``papalexi_panels``). Every latent also gets the
+joint-latent scores (modality mixing inside labels, joint Leiden clusters, state transfer).
+
+``--diagnose`` also logs, per epoch, on the hidden truth: within-label FOSCTTM of the latent, the
+trace of labeled OT on the latent and of the guide, modality mixing, group separation (share of
+the latent's variance explained by the label), within-group state kNN purity where the data have
+states, and every loss term; and saves the final latents.
 
     OMP_NUM_THREADS=2 python benchmarks/within_group_screen.py --dataset sim_rho0.8 --seed 0 \
         --variants groove guided --out benchmarks/results/within_group_screen/results.csv
