@@ -231,20 +231,14 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
     one_hot = one_hot_labels(labels1, labels2)
     coupling = sg.align.align(*one_hot, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
     out += [("label_only+labeled_ot", k, v) for k, v in score_coupling(coupling, truth, "").items()]
-    for epsilon in GW_EPSILONS:
-        start = time.perf_counter()
-        coupling = sg.align.align(*truth["pca"], labels1, labels2, method="labeled_gw", epsilon=epsilon)
-        seconds = time.perf_counter() - start
-        rows = score_coupling(coupling, truth, "")
-        rows["seconds"] = seconds
-        out += [(f"pca+labeled_gw@{epsilon}", k, v) for k, v in rows.items()]
-    for epsilon in PER_LABEL_EPSILONS:
-        start = time.perf_counter()
-        coupling = sg.align.align(*truth["pca"], labels1, labels2, method="per_label_gw", epsilon=epsilon)
-        seconds = time.perf_counter() - start
-        rows = score_coupling(coupling, truth, "")
-        rows["seconds"] = seconds
-        out += [(f"pca+per_label_gw@{epsilon}", k, v) for k, v in rows.items()]
+    for method, epsilons in (("labeled_gw", GW_EPSILONS), ("per_label_gw", PER_LABEL_EPSILONS)):
+        for epsilon in epsilons:
+            start = time.perf_counter()
+            coupling = sg.align.align(*truth["pca"], labels1, labels2, method=method, epsilon=epsilon)
+            seconds = time.perf_counter() - start
+            rows = score_coupling(coupling, truth, "")
+            rows["seconds"] = seconds
+            out += [(f"pca+{method}@{epsilon}", k, v) for k, v in rows.items()]
     imputed = label_mean_imputation(truth["target_features"], labels2, labels1)
     out += [("label_mean", k, v) for k, v in score_imputation(imputed, truth, "").items()]
     return out
