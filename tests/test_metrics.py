@@ -203,12 +203,18 @@ def test_modality_mixing_matches_brute_force_and_sees_a_shift():
         sg.metrics.modality_mixing(x1, x2, labels1, np.full(50, "z"))
 
 
+def three_states_in_two_modalities(n1: int, n2: int, dims: int, scale: float, seed: int):
+    """Cells of 3 well-separated states, drawn independently for each modality."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=scale, size=(3, dims))
+    states1, states2 = rng.integers(0, 3, n1), rng.integers(0, 3, n2)
+    x1 = centres[states1] + rng.normal(size=(n1, dims))
+    x2 = centres[states2] + rng.normal(size=(n2, dims))
+    return x1, x2, states1, states2, rng
+
+
 def test_cross_modal_transfer_and_joint_clusters():
-    rng = np.random.default_rng(1)
-    centres = rng.normal(scale=8, size=(3, 4))
-    states1, states2 = rng.integers(0, 3, 90), rng.integers(0, 3, 60)
-    x1 = centres[states1] + rng.normal(size=(90, 4))
-    x2 = centres[states2] + rng.normal(size=(60, 4))
+    x1, x2, states1, states2, rng = three_states_in_two_modalities(90, 60, 4, 8, seed=1)
     names1, names2 = np.array(list("xyz"))[states1], np.array(list("xyz"))[states2]
     assert sg.metrics.cross_modal_transfer_accuracy(x1, x2, names1, names2) == 1.0
     # brute force: 1-nearest neighbour across modalities
@@ -227,10 +233,6 @@ def test_cross_modal_transfer_and_joint_clusters():
 def test_joint_clusters_of_a_screen_sized_latent():
     # scanpy's neighbours take another path above a few thousand cells (pynndescent), which failed
     # with pynndescent 0.7 ('csr_array' has no 'getnnz'); 2 x 4,200 cells (over 8,192) go through it
-    rng = np.random.default_rng(2)
-    centres = rng.normal(scale=10, size=(3, 5))
-    states1, states2 = rng.integers(0, 3, 4200), rng.integers(0, 3, 4200)
-    x1 = centres[states1] + rng.normal(size=(4200, 5))
-    x2 = centres[states2] + rng.normal(size=(4200, 5))
+    x1, x2, states1, states2, _ = three_states_in_two_modalities(4200, 4200, 5, 10, seed=2)
     scores = sg.metrics.joint_cluster_scores(x1, x2, states1.astype(str), states2.astype(str), resolution=0.1)
     assert scores["ari"] > 0.9 and scores["largest_modality_share"] < 0.6
