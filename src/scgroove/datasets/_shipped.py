@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import anndata as ad
@@ -150,7 +151,11 @@ def papalexi_eccite() -> md.MuData:
 
 
 def gene_panels(
-    adata: ad.AnnData, *, names: tuple[str, str] = ("panel_a", "panel_b"), seed: int = 0, obs_keys=None
+    adata: ad.AnnData,
+    *,
+    names: tuple[str, str] = ("panel_a", "panel_b"),
+    seed: int = 0,
+    obs_keys: Sequence[str] | None = None,
 ) -> md.MuData:
     """Split the features of one assay at random into two disjoint halves: a paired two-modality MuData.
 
