@@ -187,6 +187,47 @@ def test_coupling_api(problem):
         unlabeled.label_mass()
 
 
+def _dense_from_blocks(coupling):
+    dense = np.zeros((coupling.n1, coupling.n2))
+    for block in coupling.blocks:
+        plan = block.plan.toarray() if sp.issparse(block.plan) else block.plan
+        dense[np.ix_(block.rows, block.cols)] += plan
+    return dense
+
+
+@pytest.mark.parametrize(
+    "layout", ["disjoint_dense", "explicit_zeros", "overlapping_rows", "sparse_plans", "unsorted_cols"]
+)
+def test_to_sparse_equals_the_blocks_summed_densely(layout):
+    """Each block layout gives the same CSR as adding the blocks into a dense matrix, without zeros."""
+    rng = np.random.default_rng(1)
+    rows = [np.array([0, 3, 4]), np.array([1, 2]), np.array([6])]
+    cols = [np.array([0, 2]), np.array([1, 3, 5]), np.array([4, 6])]
+    if layout == "overlapping_rows":  # e.g. a coupling assembled by hand: a cell in two blocks
+        rows[1] = np.array([1, 3])
+    if layout == "unsorted_cols":
+        cols[1] = np.array([5, 1, 3])
+    plans = [rng.random((len(r), len(c))) for r, c in zip(rows, cols, strict=True)]
+    if layout == "explicit_zeros":
+        plans[1][0, 1] = 0.0
+    if layout == "sparse_plans":
+        plans = [sp.csr_matrix(p) for p in plans]
+    blocks = [sg.align.CouplingBlock(r, c, p) for r, c, p in zip(rows, cols, plans, strict=True)]
+    coupling = sg.align.Coupling(8, 7, blocks)
+    matrix = coupling.to_sparse()
+    matrix.check_format(full_check=True)
+    expected = _dense_from_blocks(coupling)
+    np.testing.assert_array_equal(matrix.toarray(), expected)
+    assert matrix.nnz == np.count_nonzero(expected) and matrix.has_canonical_format
+
+
+def test_to_sparse_of_every_aligner_matches_its_blocks(problem):
+    x1, x2, labels1, labels2, _ = problem
+    for method in LABELED:
+        coupling = sg.align.align(x1, x2, labels1, labels2, method=method)
+        np.testing.assert_array_equal(coupling.to_sparse().toarray(), _dense_from_blocks(coupling))
+
+
 def test_coupling_survives_h5mu(problem, tmp_path, small_mdata):
     x1, x2, labels1, labels2, _ = problem
     coupling = sg.align.labeled_ot(x1, x2, labels1, labels2)
@@ -406,3 +447,16 @@ def test_kernel_sinkhorn_warm_start_survives_large_potentials():
     warm_plan, warm, _ = batched_kernel_sinkhorn(cost, log_a, log_b, 0.2, max_iter=5000, tol=1e-9, init=duals)
     assert warm.converged and warm.n_iter == 10
     torch.testing.assert_close(warm_plan, cold_plan, atol=1e-10, rtol=1e-6)
+
+
+def test_mean_block_cost_equals_the_mean_over_same_label_pairs():
+    from scgroove.align._blocks import label_blocks
+    from scgroove.align._linear import mean_block_cost
+
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=(70, 4)), rng.normal(size=(50, 4)) + 1
+    labels1, labels2 = rng.choice(list("abcd"), 70), rng.choice(list("abce"), 50)
+    blocks = label_blocks(labels1, labels2, max_block_cells=9)
+    costs = [((x1[r][:, None] - x2[c][None]) ** 2).sum(-1) for r, c in zip(blocks.rows, blocks.cols, strict=True)]
+    expected = sum(cost.sum() for cost in costs) / sum(cost.size for cost in costs)
+    assert mean_block_cost(torch.as_tensor(x1), torch.as_tensor(x2), blocks) == pytest.approx(expected, rel=1e-12)

@@ -11,7 +11,7 @@ from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
-from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
+from scgroove.align._sinkhorn import gather_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:
@@ -75,8 +75,8 @@ def labeled_coot(
     for n_iter in range(1, max_iter + 1):  # noqa: B007 (n_iter is reported)
         # sample step: separable terms of the cost drop out under fixed marginals
         def block_cost(bucket, m1, m2, q=feature_plan):
-            u = pad_rows([x[blocks.rows[k]] for k in bucket], m1)
-            v = pad_rows([y[blocks.cols[k]] for k in bucket], m2)
+            u = gather_rows(x, [blocks.rows[k] for k in bucket], m1)
+            v = gather_rows(y, [blocks.cols[k] for k in bucket], m2)
             return -2 * u @ q @ v.transpose(1, 2)
 
         new_plans, _, potentials = solve_blocks(

@@ -12,12 +12,15 @@ from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
-from scgroove.align._sinkhorn import pad_rows, solve_blocks, to_coupling_blocks
+from scgroove.align._sinkhorn import gather_rows, solve_blocks, to_coupling_blocks
 
 
 def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances (batched or not), clamped at 0."""
-    return ((a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :] - 2 * a @ b.transpose(-1, -2)).clamp_min(0)
+    """Squared Euclidean distances (batched or not), clamped at 0: one matrix product, no temporary."""
+    squares = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :]
+    if squares.dim() == 3:
+        return torch.baddbmm(squares, a, b.transpose(-1, -2), alpha=-2).clamp_min_(0)
+    return torch.addmm(squares, a, b.transpose(-1, -2), alpha=-2).clamp_min_(0)
 
 
 def mean_block_cost(x1: torch.Tensor, x2: torch.Tensor, blocks) -> float:
@@ -29,14 +32,18 @@ def mean_block_cost(x1: torch.Tensor, x2: torch.Tensor, blocks) -> float:
     n_blocks = len(blocks.labels)
     sums = []
     for x, members in ((x1, blocks.rows), (x2, blocks.cols)):
-        index = torch.as_tensor(np.concatenate(members), device=x.device)
-        block_of = torch.as_tensor(np.repeat(np.arange(n_blocks), [len(m) for m in members]), device=x.device)
-        values = x[index].double()
-        vector = torch.zeros((n_blocks, x.shape[1]), dtype=torch.float64, device=x.device).index_add_(
-            0, block_of, values
-        )
-        square = torch.zeros(n_blocks, dtype=torch.float64, device=x.device).index_add_(0, block_of, (values**2).sum(1))
-        sums.append((vector, square))
+        # each cell's block (cells in none go to an extra row), summed in float64 chunk by chunk
+        block_of = np.full(len(x), n_blocks, dtype=np.int64)
+        block_of[np.concatenate(members)] = np.repeat(np.arange(n_blocks), [len(m) for m in members])
+        block_of = torch.as_tensor(block_of, device=x.device)
+        vector = torch.zeros((n_blocks + 1, x.shape[1]), dtype=torch.float64, device=x.device)
+        square = torch.zeros(n_blocks + 1, dtype=torch.float64, device=x.device)
+        for start in range(0, len(x), 2**15):
+            values = x[start : start + 2**15].double()
+            index = block_of[start : start + 2**15]
+            vector.index_add_(0, index, values)
+            square.index_add_(0, index, (values * values).sum(1))
+        sums.append((vector[:n_blocks], square[:n_blocks]))
     n1, n2 = (torch.as_tensor(size, dtype=torch.float64, device=x1.device) for size in blocks.sizes)
     (vector1, square1), (vector2, square2) = sums
     totals = n2 * square1 + n1 * square2 - 2 * (vector1 * vector2).sum(1)
@@ -105,8 +112,8 @@ def labeled_ot(
     reg = epsilon * max(mean_block_cost(x1, x2, blocks), 1e-12)
 
     def block_cost(bucket, m1, m2):
-        a = pad_rows([x1[blocks.rows[k]] for k in bucket], m1)
-        b = pad_rows([x2[blocks.cols[k]] for k in bucket], m2)
+        a = gather_rows(x1, [blocks.rows[k] for k in bucket], m1)
+        b = gather_rows(x2, [blocks.cols[k] for k in bucket], m2)
         return _sq_dist(a, b)
 
     plans, report, _ = solve_blocks(blocks, block_cost, reg, x1, max_iter, tol, kernel_first=True)

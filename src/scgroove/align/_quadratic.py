@@ -18,7 +18,7 @@ from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._linear import _sq_dist, mean_block_cost
 from scgroove.align._memory import check_dense_budget
 from scgroove.align._selection import select_by_label_resolution
-from scgroove.align._sinkhorn import pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
+from scgroove.align._sinkhorn import gather_rows, pad_rows, plan_change, product_plans, solve_blocks, to_coupling_blocks
 
 #: Candidate structure weights of ``labeled_fgw(alpha="auto")``.
 FGW_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -184,13 +184,13 @@ def labeled_fgw(
             cost = (
                 -4
                 * alpha
-                * pad_rows([a1[blocks.rows[k]] for k in bucket], m1)
+                * gather_rows(a1, [blocks.rows[k] for k in bucket], m1)
                 @ core
-                @ pad_rows([a2[blocks.cols[k]] for k in bucket], m2).transpose(1, 2)
+                @ gather_rows(a2, [blocks.cols[k] for k in bucket], m2).transpose(1, 2)
             )
             if alpha < 1:
-                u = pad_rows([f1[blocks.rows[k]] for k in bucket], m1)
-                v = pad_rows([f2[blocks.cols[k]] for k in bucket], m2)
+                u = gather_rows(f1, [blocks.rows[k] for k in bucket], m1)
+                v = gather_rows(f2, [blocks.cols[k] for k in bucket], m2)
                 cost = cost + (1 - alpha) * _sq_dist(u, v) / linear_scale
             return cost
 

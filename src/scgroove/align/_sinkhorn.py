@@ -37,12 +37,29 @@ def pad_rows(arrays: Sequence[torch.Tensor], length: int) -> torch.Tensor:
     return out
 
 
+def gather_rows(x: torch.Tensor, members: Sequence[np.ndarray], length: int) -> torch.Tensor:
+    """``(B, length, d)``: the rows ``members[k]`` of ``x`` for each block ``k``, zero padded.
+
+    One gather for the whole bucket (what :func:`pad_rows` does for rows already gathered).
+    """
+    sizes = np.array([len(m) for m in members])
+    flat = np.concatenate(members) if len(members) else np.empty(0, dtype=np.int64)
+    block = np.repeat(np.arange(len(members)), sizes)
+    slot = np.arange(len(flat)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    index = np.zeros((len(members), length), dtype=np.int64)
+    index[block, slot] = flat
+    inside = np.zeros((len(members), length), dtype=bool)
+    inside[block, slot] = True
+    out = x[torch.as_tensor(index, device=x.device)]
+    return out.masked_fill_(~torch.as_tensor(inside, device=x.device)[:, :, None], 0.0)
+
+
 def log_marginals(sizes: np.ndarray, masses: np.ndarray, length: int, like: torch.Tensor) -> torch.Tensor:
     """``(B, length)`` log of uniform within-block marginals (block mass / size), ``-inf`` on pads."""
-    out = torch.full((len(sizes), length), float("-inf"), dtype=like.dtype, device=like.device)
-    for k, (n, mass) in enumerate(zip(sizes, masses, strict=True)):
-        out[k, :n] = float(np.log(mass / n))
-    return out
+    sizes = np.asarray(sizes)
+    values = torch.as_tensor(np.log(np.asarray(masses, dtype=np.float64) / sizes), dtype=like.dtype, device=like.device)
+    inside = torch.arange(length, device=like.device)[None, :] < torch.as_tensor(sizes, device=like.device)[:, None]
+    return torch.where(inside, values[:, None], float("-inf"))
 
 
 def _sinkhorn_at(cost, log_a, log_b, reg, f, g, max_iter, tol, check_every):
@@ -185,19 +202,30 @@ def batched_kernel_sinkhorn(
     ``(None, report, None)`` when that is every problem.
     """
     valid_a, valid_b = torch.isfinite(log_a), torch.isfinite(log_b)
-    allowed = valid_a[:, :, None] & valid_b[:, None, :]
-    row_min = torch.where(allowed, cost, torch.inf).amin(dim=2, keepdim=True)
+    # each pass below is over every entry of the batch: done in place where possible, and the masks
+    # only where blocks are padded (a bucket of blocks of one shape has no padding)
+    padded = not (bool(valid_a.all()) and bool(valid_b.all()))
+    blocked = ~(valid_a[:, :, None] & valid_b[:, None, :]) if padded else None
+    exponent = cost.masked_fill(blocked, torch.inf) if padded else cost.clone()
+    row_min = exponent.amin(dim=2, keepdim=True)
     row_min = torch.where(torch.isfinite(row_min), row_min, 0.0)
-    exponent = torch.where(allowed, (cost - row_min) / reg, 0.0)
+    exponent.sub_(row_min).div_(reg)
+    if padded:
+        exponent.masked_fill_(blocked, 0.0)
     largest = exponent.flatten(1).amax(dim=1)
     # blocks whose kernel would underflow are left to the log domain (error inf, potentials NaN)
     index = (largest < KERNEL_MAX_EXPONENT).nonzero().flatten()
     if len(index) == 0:
         return None, SinkhornReport(0, float("inf"), False), None
+    every_block = len(index) == cost.shape[0]
+    if not every_block:
+        exponent = exponent[index]
+        blocked = blocked[index] if padded else None
     # float32 halves the memory traffic, but cannot represent exp(-80) nor reach a tolerance near its precision
     dtype = torch.float32 if float(largest[index].max()) < 80 and tol >= 1e-5 else torch.float64
-    kernel = torch.where(allowed[index], torch.exp(-exponent[index].to(dtype)), 0.0)
-    del exponent
+    # padded entries of the kernel are exp(0) = 1 and never count: u is 0 on padded rows, v on padded columns
+    kernel = exponent.to(dtype).neg_().exp_()
+    del exponent, blocked
     a = torch.where(valid_a[index], log_a[index].to(dtype).exp(), 0.0)
     b = torch.where(valid_b[index], log_b[index].to(dtype).exp(), 0.0)
     u, v = torch.zeros_like(a), torch.zeros_like(b)
@@ -217,8 +245,14 @@ def batched_kernel_sinkhorn(
             kernel[part], a[part], b[part], max_iter, tol, check_every, first_v
         )
         most = max(most, n_iter)
-    plan = torch.zeros_like(cost)
-    plan[index] = (u[:, :, None] * kernel * v[:, None, :]).to(cost.dtype)
+    # the plan u K v, written over the kernel (not needed after this)
+    solved_plan = kernel.mul_(u[:, :, None]).mul_(v[:, None, :]).to(cost.dtype)
+    if every_block:
+        plan = solved_plan
+    else:
+        plan = torch.zeros_like(cost)
+        plan[index] = solved_plan
+    del kernel, solved_plan
     f = torch.full_like(log_a, float("nan"))
     g = torch.full_like(log_b, float("nan"))
     f[index] = reg * torch.log(u.to(cost.dtype)) + row_min[index, :, 0]
@@ -226,8 +260,11 @@ def batched_kernel_sinkhorn(
     f, g = torch.where(valid_a, f, log_a), torch.where(valid_b, g, log_b)
     errors = torch.full((cost.shape[0],), float("inf"), dtype=torch.float64, device=cost.device)
     errors[index] = sub_errors
+    # the kernel is finite (exp of a non-positive number), so the plan is finite where u and v are
+    scaling_finite = torch.zeros(cost.shape[0], dtype=torch.bool, device=cost.device)
+    scaling_finite[index] = torch.isfinite(u).all(1) & torch.isfinite(v).all(1)
     finite = (
-        torch.isfinite(plan).flatten(1).all(1)
+        scaling_finite
         & torch.where(valid_a, torch.isfinite(f), True).all(1)
         & torch.where(valid_b, torch.isfinite(g), True).all(1)
     )
@@ -277,7 +314,7 @@ def solve_blocks(
     like: torch.Tensor,
     max_iter: int = 1000,
     tol: float = 1e-6,
-    max_elements: int = 2**24,
+    max_elements: int = 2**22,
     warm_start: list | None = None,
     kernel_first: bool = False,
 ) -> tuple[list[torch.Tensor], SinkhornReport, list]:
@@ -334,7 +371,7 @@ def solve_blocks(
             max(worst.n_iter, report.n_iter),
             max(worst.marginal_error, report.marginal_error),
             worst.converged and report.converged,
-            worst.cost + float((plan * cost).sum()),
+            worst.cost + float(torch.dot(plan.flatten(), cost.flatten())),
         )
     return plans, worst, potentials
 
