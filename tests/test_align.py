@@ -431,6 +431,51 @@ def test_kernel_sinkhorn_hands_only_unconverged_blocks_to_the_log_domain(monkeyp
         np.testing.assert_allclose(plan.numpy(), reference, atol=1e-9)
 
 
+def test_kernel_sinkhorn_keeps_blocks_that_only_ran_out_of_iterations(monkeypatch):
+    """A block the kernel represents but that needs more than max_iter iterations is not re-run in
+    the log domain (the same iterations, slower): its kernel solution is kept, reported unconverged
+    with its finite error, and equals the log domain's plan after the same number of iterations."""
+    from scgroove.align import _sinkhorn
+    from scgroove.align._blocks import label_blocks
+
+    rng = np.random.default_rng(8)
+    labels = np.repeat(["a", "b"], [30, 300])
+    x1, x2 = rng.normal(size=(330, 3)), rng.normal(size=(330, 3))
+    blocks = label_blocks(labels, labels)
+    t1, t2 = torch.tensor(x1), torch.tensor(x2)
+
+    def block_cost(bucket, m1, m2):
+        a = _sinkhorn.gather_rows(t1, [blocks.rows[k] for k in bucket], m1)
+        b = _sinkhorn.gather_rows(t2, [blocks.cols[k] for k in bucket], m2)
+        return torch.cdist(a, b) ** 2
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a block the kernel represents went to the log domain")
+
+    monkeypatch.setattr(_sinkhorn, "batched_log_sinkhorn", forbidden)
+    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.3, t1, 20, 1e-12, kernel_first=True)
+    monkeypatch.undo()
+    assert not report.converged and np.isfinite(report.marginal_error) and report.marginal_error > 1e-12
+    for plan, rows, cols, mass in zip(plans, blocks.rows, blocks.cols, blocks.mass, strict=True):
+        cost = torch.cdist(t1[rows], t2[cols])[None] ** 2
+        log_a = _sinkhorn.log_marginals(np.array([len(rows)]), np.array([mass]), len(rows), cost)
+        log_b = _sinkhorn.log_marginals(np.array([len(cols)]), np.array([mass]), len(cols), cost)
+        reference, _, _ = batched_log_sinkhorn(cost, log_a, log_b, 0.3, 20, 1e-12, check_every=10, scaling_steps=0)
+        torch.testing.assert_close(plan, reference[0], atol=1e-12, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(4, 30, 20), (1, 300, 250)])
+def test_kernel_products_of_small_and_large_problems_agree(shape):
+    """Multiply-and-sum (small problems) and bmm (large ones) compute the same K v and K^T u."""
+    from scgroove.align._sinkhorn import _kernel_times
+
+    rng = np.random.default_rng(9)
+    kernel = torch.tensor(rng.random(shape))
+    u, v = torch.tensor(rng.random(shape[:2])), torch.tensor(rng.random((shape[0], shape[2])))
+    torch.testing.assert_close(_kernel_times(kernel, v), torch.einsum("bij,bj->bi", kernel, v))
+    torch.testing.assert_close(_kernel_times(kernel, u, transpose=True), torch.einsum("bij,bi->bj", kernel, u))
+
+
 def test_kernel_sinkhorn_warm_start_survives_large_potentials():
     """Warm-started from its own solution, matrix scaling stops at the first check, even when the
     potentials divided by reg are far beyond exp's range (they are defined up to a shift)."""
