@@ -79,6 +79,8 @@ VARIANTS: dict[str, dict] = {
     "guided_gw001": {"contrast": "guided", "projection_head": True},
 }
 #: Variants trained with another guide than the default structure guide: the aligner on each modality's PCA.
+#: (``guided_gw001`` was the candidate that became the default guide in 0.2.0; ``guided_projection``
+#: rows before that release used the guide at epsilon 0.03.)
 VARIANT_GUIDES = {"guided_per_label": ("per_label_gw", 0.1), "guided_gw001": ("labeled_gw", 0.01)}
 
 
