@@ -1,6 +1,6 @@
 """Training throughput of GROOVE (cells/s) with each loss term on and off, and scvi-tools' SCVI.
 
-Usage: python benchmarks/train_throughput.py [--cells 10000] [--epochs 3] [--features 2000 100]
+Usage: python benchmarks/train_throughput.py [--cells 10000] [--epochs 3] [--features 2000 100] [--profile]
 
 Each configuration trains in a fresh process (so peak memory is its own) on the same simulated
 data: ``--cells`` cells per modality, RNA counts with F features and protein with F features.
@@ -92,6 +92,84 @@ def groove_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
     }
 
 
+PHASES = (
+    "groove.first_step.forward",
+    "groove.guide_block",
+    "groove.contrast",
+    "groove.first_step.backward",
+    "groove.first_step.optimizer",
+    "groove.backtranslation.forward",
+    "groove.pseudo_samples",
+    "groove.backtranslation.backward",
+    "groove.backtranslation.optimizer",
+    "groove.logging",
+)
+
+
+def profile_run(cells: int, features: int, epochs: int, flags: dict) -> dict:
+    """Where one training epoch's time goes: the plan's ``groove.*`` profiler ranges, data loading apart.
+
+    The first ``epochs - 1`` epochs warm up; the last runs under ``torch.profiler`` (CPU activity),
+    whose ranges give each phase's wall time summed over the epoch's batches (nested ranges, the
+    contrast inside the first forward, pseudo-samples inside the backtranslation forward, are
+    parts of their parent). Data loading is timed by iterating the training loader alone once.
+    """
+    import lightning.pytorch as pl
+    import scvi
+    import torch
+    from _common import peak_rss_mib
+
+    import scgroove as sg
+
+    mdata = _data(cells, features)
+    scvi.settings.seed = 0
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=("rna", "protein"))
+    model = sg.GROOVE(mdata, n_latent=32, **flags)
+    start = time.perf_counter()
+    guide = sg.model.structure_guide(model) if model.module.needs_guide else None
+    guide_s = time.perf_counter() - start
+
+    class ProfileLastEpoch(pl.Callback):
+        def __init__(self):
+            self.profiler, self.epoch_s, self.loader_s = None, None, None
+
+        def on_train_epoch_start(self, trainer, module):
+            if trainer.current_epoch == epochs - 1:
+                loader = trainer.train_dataloader
+                begin = time.perf_counter()
+                for _ in loader:
+                    pass
+                self.loader_s = time.perf_counter() - begin
+                self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                self.profiler.__enter__()
+                self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, module):
+            if self.profiler is not None and self.epoch_s is None:
+                self.epoch_s = time.perf_counter() - self.start
+                self.profiler.__exit__(None, None, None)
+
+    callback = ProfileLastEpoch()
+    model.train(
+        max_epochs=epochs,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        train_size=1.0,
+        callbacks=[callback],
+        guide=guide,
+    )
+    totals = {
+        event.key: event.cpu_time_total / 1e6 for event in callback.profiler.key_averages() if event.key in PHASES
+    }
+    return {
+        "epoch_s_profiled": callback.epoch_s,
+        "data_loading_s": callback.loader_s,
+        "guide_s": guide_s,
+        **{phase: totals.get(phase, 0.0) for phase in PHASES},
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
 def scvi_run(cells: int, features: int, epochs: int) -> dict:
     import scvi
     from _common import peak_rss_mib
@@ -126,7 +204,25 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--features", type=int, nargs="+", default=[2000, 100])
+    parser.add_argument(
+        "--profile", action="store_true", help="only the default model: where one epoch's time goes, by phase"
+    )
     args = parser.parse_args()
+    if args.profile:
+        for features in args.features:
+            result = in_fresh_process(
+                "train_throughput", "profile_run", cells=args.cells, features=features, epochs=args.epochs, flags={}
+            )
+            print(f"features {features}, cells per modality ~{args.cells}, last of {args.epochs} epochs profiled")
+            epoch = result.get("epoch_s_profiled") or float("nan")
+            for key, value in result.items():
+                share = (
+                    f"  {value / epoch:6.1%} of the epoch"
+                    if key.startswith("groove.") or key == "data_loading_s"
+                    else ""
+                )
+                print(f"  {key:36s} {value:9.3f}{share}")
+        return
     rows = []
     for features in args.features:
         reference = None

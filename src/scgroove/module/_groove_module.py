@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from scvi.module.base import LossOutput
 from torch import nn
+from torch.profiler import record_function
 
 from scgroove._constants import LABELS_KEYS, X_KEYS
 from scgroove.losses import (
@@ -198,15 +199,16 @@ class GROOVEModule(PairedAutoencoderModule):
             "ot_refined": {"refinement": refinement, "epsilon": self.ot_epsilon},
             "guided": {"guide": guide, "guide_weight": guide_weight},
         }.get(self.contrast, {})
-        gc = CONTRASTS[self.contrast](
-            self.projection(z_1),
-            self.projection(z_2),
-            labels_1,
-            labels_2,
-            temperature=self.temperature,
-            similarity=self.similarity,
-            **options,
-        )
+        with record_function("groove.contrast"):
+            gc = CONTRASTS[self.contrast](
+                self.projection(z_1),
+                self.projection(z_2),
+                labels_1,
+                labels_2,
+                temperature=self.temperature,
+                similarity=self.similarity,
+                **options,
+            )
         total = z_1.new_zeros(())
         if self.use_reconstruction:
             total = total + rec_1.mean() + rec_2.mean()
@@ -249,8 +251,9 @@ class GROOVEModule(PairedAutoencoderModule):
         """Second step: ``beta * (rec(D1(E2(x~2)), x1) + rec(D2(E1(x~1)), x2))``."""
         x_1, x_2 = tensors[X_KEYS[1]], tensors[X_KEYS[2]]
         b_1, b_2 = self.batches(tensors)  # each cell stays in its own batch across modalities
-        pseudo_2 = self.translate(x_1, 1, 2, b_1)
-        pseudo_1 = self.translate(x_2, 2, 1, b_2)
+        with record_function("groove.pseudo_samples"):
+            pseudo_2 = self.translate(x_1, 1, 2, b_1)
+            pseudo_1 = self.translate(x_2, 2, 1, b_2)
         back_1 = self.reconstruction_nll(self.decode(self.encode(pseudo_2, 2, b_1), 1, b_1), x_1, 1)
         back_2 = self.reconstruction_nll(self.decode(self.encode(pseudo_1, 1, b_2), 2, b_2), x_2, 2)
         backtranslation = back_1.mean() + back_2.mean()
