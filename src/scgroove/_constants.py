@@ -24,6 +24,7 @@ class _ResultKeys(NamedTuple):
     BATCH_COLUMN: str = "_groove_batch"
     DENOISED_LAYER: str = "groove_denoised"
     IMPUTED_PREFIX: str = "groove_imputed_"
+    OFF_LABEL_SHARE: str = "groove_off_label_share"
 
 
 REGISTRY_KEYS = _RegistryKeys()

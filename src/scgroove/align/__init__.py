@@ -13,6 +13,7 @@ from scgroove.align._quadratic import (
     with_alpha_selection,
 )
 from scgroove.align._selection import Selection, coarsen_labels, label_resolution, select_by_label_resolution
+from scgroove.align._soft import soft_labeled_ot
 
 __all__ = [
     "FGW_ALPHAS",
@@ -37,5 +38,6 @@ __all__ = [
     "label_resolution",
     "per_label_gw",
     "select_by_label_resolution",
+    "soft_labeled_ot",
     "with_alpha_selection",
 ]

@@ -13,10 +13,12 @@ from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
 from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw, per_label_gw
+from scgroove.align._soft import soft_labeled_ot
 
 UNLABELED: dict[str, Callable[..., Coupling]] = {"ot": entropic_ot, "gw": entropic_gw, "coot": coot, "knn": knn}
 LABELED: dict[str, Callable[..., Coupling]] = {
     "labeled_ot": labeled_ot,
+    "soft_labeled_ot": soft_labeled_ot,
     "labeled_gw": labeled_gw,
     "per_label_gw": per_label_gw,
     "labeled_fgw": labeled_fgw,
@@ -25,7 +27,7 @@ LABELED: dict[str, Callable[..., Coupling]] = {
 }
 METHODS = (*UNLABELED, *LABELED)
 LABELED_METHODS = tuple(LABELED)
-SHARED_SPACE = ("ot", "labeled_ot", "knn", "labeled_knn", "labeled_fgw")
+SHARED_SPACE = ("ot", "labeled_ot", "soft_labeled_ot", "knn", "labeled_knn", "labeled_fgw")
 
 
 def default_params(method: str) -> dict:
@@ -50,20 +52,23 @@ def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **para
     ----------
     x1, x2
         ``(n1, d1)`` and ``(n2, d2)`` arrays (numpy or torch; torch tensors on a GPU are solved
-        there). Methods ``"ot"``, ``"labeled_ot"``, ``"knn"``, ``"labeled_knn"`` and the linear term
-        of ``"labeled_fgw"`` need one shared space (``d1 == d2``, e.g. GROOVE latents); ``"gw"``,
-        ``"labeled_gw"``, ``"per_label_gw"``, ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each
-        modality's PCA or features).
+        there). Methods ``"ot"``, ``"labeled_ot"``, ``"soft_labeled_ot"``, ``"knn"``,
+        ``"labeled_knn"`` and the linear term of ``"labeled_fgw"`` need one shared space
+        (``d1 == d2``, e.g. GROOVE latents); ``"gw"``, ``"labeled_gw"``, ``"per_label_gw"``,
+        ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each modality's PCA or
+        features).
     labels1, labels2
         Group labels of the cells, required by the ``labeled_*`` methods.
     method
-        One of ``"ot"``, ``"labeled_ot"``, ``"gw"``, ``"labeled_gw"``, ``"per_label_gw"`` (one
-        independent GW problem per label), ``"labeled_fgw"``, ``"coot"``,
+        One of ``"ot"``, ``"labeled_ot"``, ``"soft_labeled_ot"`` (labels as a prior: mass may
+        leave a label at a cost, for labels that are sometimes wrong), ``"gw"``, ``"labeled_gw"``,
+        ``"per_label_gw"`` (one independent GW problem per label), ``"labeled_fgw"``, ``"coot"``,
         ``"labeled_coot"``, ``"knn"``, ``"labeled_knn"``.
     **params
         Passed to the method: ``epsilon``, ``max_iter``, ``tol`` (all OT methods), ``block_mass``
-        (labeled), ``alpha`` (a number, or ``"auto"`` to choose it by the held-out label resolution
-        rule, see :func:`labeled_fgw`), ``structure1``, ``structure2`` (``labeled_fgw``), ``n_neighbors``
+        (labeled), ``label_penalty`` and ``n_candidates`` (``soft_labeled_ot``), ``alpha`` (a
+        number, or ``"auto"`` to choose it by the held-out label resolution rule, see
+        :func:`labeled_fgw`), ``structure1``, ``structure2`` (``labeled_fgw``), ``n_neighbors``
         (kNN), ``max_dense_bytes`` (unlabeled dense methods). Defaults: :func:`default_params`.
 
     Returns

@@ -318,6 +318,31 @@ class Coupling:
         table = sp.coo_matrix((T.data, (codes1[T.row], codes2[T.col])), shape=(len(names1), len(names2))).toarray()
         return pd.DataFrame(table, index=names1, columns=names2)
 
+    def off_label_share(self, labels1, labels2) -> tuple[np.ndarray, np.ndarray]:
+        """Each cell's share of its mass that goes to cells of another label, for both modalities.
+
+        0 for a cell matched inside its label, 1 for one matched wholly elsewhere, NaN for a cell
+        with no mass. From :func:`~scgroove.align.soft_labeled_ot` it scores how unlikely a
+        cell's label is given its state (a wrong guide call, a droplet of two cells).
+
+        Returns
+        -------
+        ``(share1, share2)``, arrays of ``n1`` and ``n2`` values.
+        """
+        labels1, labels2 = np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)
+        if len(labels1) != self.n1 or len(labels2) != self.n2:
+            raise ValueError(
+                f"labels1/labels2 must have {self.n1}/{self.n2} entries, got {len(labels1)}/{len(labels2)}."
+            )
+        T = self.to_sparse().tocoo()
+        off = labels1[T.row] != labels2[T.col]
+        shares = []
+        for index, n in ((T.row, self.n1), (T.col, self.n2)):
+            mass = np.bincount(index, weights=T.data, minlength=n)
+            crossing = np.bincount(index[off], weights=T.data[off], minlength=n)
+            shares.append(np.divide(crossing, mass, out=np.full(n, np.nan), where=mass > 0))
+        return shares[0], shares[1]
+
     def to_uns(self) -> dict:
         """A dict that ``write_h5mu`` can store.
 

@@ -132,6 +132,11 @@ def simulate(
     n_batches: int = 1,
     batch_effect: float = 0.5,
     seed: int = 0,
+    *,
+    wrong_label_fraction: float | Sequence[float] = 0.0,
+    wrong_label_target: Literal["uniform", "similar"] = "uniform",
+    multiplet_fraction: float | Sequence[float] = 0.0,
+    escaper_fraction: float = 0.0,
 ) -> md.MuData:
     r"""Simulate a weakly paired perturbation screen whose hidden pairing is known.
 
@@ -220,6 +225,17 @@ def simulate(
         continuous, logit for binary features), drawn per modality.
     seed
         Random seed.
+    wrong_label_fraction
+        Share of each modality's cells (one value, or one per modality) whose perturbation label
+        (and guide) is replaced by another group's.
+    wrong_label_target
+        ``"uniform"``: the wrong label is any other group at random; ``"similar"``: groups with a
+        similar shared effect are likelier (weights :math:`\exp(-\lVert s_p - s_q \rVert^2 /
+        \mathrm{median})`), as a guide caller's confusions between genes of one pathway.
+    multiplet_fraction
+        Share of each modality's cells (one value, or one per modality) that are two-cell droplets.
+    escaper_fraction
+        Share of each perturbation's true cells drawn from control's state (in both modalities).
 
     Returns
     -------
@@ -243,6 +259,15 @@ def simulate(
         raise ValueError(f"guide_efficiency must be (low, high) with 0 <= low <= high, got {guide_efficiency}.")
     if batch_effect < 0:
         raise ValueError(f"batch_effect must be >= 0, got {batch_effect}.")
+    wrong = _per_modality(wrong_label_fraction, "wrong_label_fraction")
+    multiplet = _per_modality(multiplet_fraction, "multiplet_fraction")
+    if not 0 <= escaper_fraction <= 1:
+        raise ValueError(f"escaper_fraction must be in [0, 1], got {escaper_fraction}.")
+    if wrong_label_target not in ("uniform", "similar"):
+        raise ValueError(f"wrong_label_target must be 'uniform' or 'similar', got {wrong_label_target!r}.")
+    if any(w + m >= 1 for w, m in zip(wrong, multiplet, strict=True)):
+        raise ValueError("wrong_label_fraction + multiplet_fraction must stay below 1 in each modality.")
+    noisy_labels = escaper_fraction > 0 or max(wrong) > 0 or max(multiplet) > 0
     modalities = dict(modalities or {"rna": "counts", "protein": "continuous"})
     if len(modalities) != 2:
         raise ValueError(f"simulate makes exactly two modalities, got {list(modalities)}.")
@@ -286,6 +311,10 @@ def simulate(
         efficiency = screen_rng.uniform(low, high, (len(names), guides_per_perturbation))
     effect_scale = np.where(null[group], 0.0, efficiency[group, guide])[:, None]
     batch = screen_rng.integers(0, n_batches, n_cells)
+    # label noise draws from a stream of its own too
+    noise_rng = np.random.default_rng([seed, 2])
+    escaper = (group != len(names) - 1) & (noise_rng.random(n_cells) < escaper_fraction)
+    effect_scale = np.where(escaper[:, None], 0.0, effect_scale)
 
     adatas = {}
     for (modality, kind), keep_m in zip(modalities.items(), keep, strict=True):
@@ -299,9 +328,16 @@ def simulate(
             batch_shift = screen_rng.normal(0, batch_effect, (n_batches, n_features[modality]))
         X = _observe(latent, kind, n_features[modality], noise, rng, library_size, batch_shift, batch)
         kept = rng.permutation(n_cells)[: max(1, int(round(keep_m * n_cells)))]
+        called = group[kept]
+        if noisy_labels:
+            noise_m = _label_noise(
+                group, kept, escaper, wrong[len(adatas)], multiplet[len(adatas)], wrong_label_target, shared, noise_rng
+            )
+            called = noise_m["called"]
+            X = _merge_multiplets(X, kind, kept, noise_m["second"])
         obs = pd.DataFrame(
             {
-                "perturbation": pd.Categorical(np.array(names)[group[kept]], categories=names),
+                "perturbation": pd.Categorical(np.array(names)[called], categories=names),
                 "cell_type": pd.Categorical([f"type_{k}" for k in cell_type[kept]]),
                 "response_group": response_group[kept],
                 TRUTH_KEY: [f"cell_{t:06d}" for t in kept],
@@ -310,11 +346,19 @@ def simulate(
         )
         if guides_per_perturbation > 1:
             guide_names = [f"{name}_g{k + 1}" for name in names for k in range(guides_per_perturbation)]
-            guide_of_cell = np.array(guide_names)[group[kept] * guides_per_perturbation + guide[kept]]
+            guide_of_cell = np.array(guide_names)[called * guides_per_perturbation + guide[kept]]
             obs.insert(1, "guide", pd.Categorical(guide_of_cell, categories=guide_names))
         if n_batches > 1:
             obs["batch"] = pd.Categorical([f"batch_{b}" for b in batch[kept]])
-        X_kept = X[kept]
+        if noisy_labels:
+            obs["true_perturbation"] = pd.Categorical(np.array(names)[group[kept]], categories=names)
+            obs["label_noise"] = pd.Categorical(noise_m["kind"], categories=list(LABEL_NOISE_KINDS))
+            second = noise_m["second"]
+            obs["perturbations_called"] = [
+                names[c] if s < 0 else ";".join(sorted({names[group[t]], names[group[s]]}))
+                for c, t, s in zip(called, kept, second, strict=True)
+            ]
+        X_kept = X[kept] if not noisy_labels else X
         if kind == "counts" and not sp.issparse(X_kept) and (X_kept == 0).mean() > 0.5:
             X_kept = sp.csr_matrix(X_kept)
         adata = ad.AnnData(X_kept, obs=obs)
@@ -345,5 +389,71 @@ def simulate(
         "batch_effect": batch_effect,
         "seed": seed,
         "truth_key": TRUTH_KEY,
+        "wrong_label_fraction": wrong,
+        "wrong_label_target": wrong_label_target,
+        "multiplet_fraction": multiplet,
+        "escaper_fraction": escaper_fraction,
     }
     return mdata
+
+
+#: What ``obs["label_noise"]`` of a simulation with noisy labels says about each cell.
+LABEL_NOISE_KINDS = ("clean", "wrong", "multiplet", "escaper")
+
+
+def _per_modality(value: float | Sequence[float], name: str) -> list[float]:
+    """One fraction per modality, each in [0, 1)."""
+    values = [float(value)] * 2 if np.isscalar(value) else [float(v) for v in value]
+    if len(values) != 2 or not all(0 <= v < 1 for v in values):
+        raise ValueError(f"{name} must be one or two values in [0, 1), got {value}.")
+    return values
+
+
+def _label_noise(group, kept, escaper, wrong_fraction, multiplet_fraction, target, shared, rng) -> dict:
+    """The labels one modality's kept cells are called with, and which cells are two-cell droplets.
+
+    Returns ``called`` (group codes as reported), ``second`` (the droplet's other true cell, -1 for
+    singlets; the observed rows are ``kept`` merged with ``second``) and ``kind`` per kept cell.
+    """
+    n_groups = len(shared)
+    called = group[kept].copy()
+    kind = np.where(escaper[kept], "escaper", "clean").astype(object)
+    second = np.full(len(kept), -1)
+    is_wrong = rng.random(len(kept)) < wrong_fraction
+    is_multiplet = ~is_wrong & (rng.random(len(kept)) < multiplet_fraction / max(1 - wrong_fraction, 1e-12))
+    second[is_multiplet] = rng.integers(0, len(group), int(is_multiplet.sum()))
+    # a guide caller reports the droplet under one of its two cells' guides
+    other_first = is_multiplet & (rng.random(len(kept)) < 0.5)
+    called[other_first] = group[second[other_first]]
+    kind[is_multiplet] = "multiplet"
+    if target == "uniform":
+        weights = np.ones((n_groups, n_groups))
+    else:
+        distance = ((shared[:, None, :] - shared[None, :, :]) ** 2).sum(-1)
+        weights = np.exp(-distance / max(np.median(distance[distance > 0]), 1e-12))
+    np.fill_diagonal(weights, 0.0)
+    weights /= weights.sum(1, keepdims=True)
+    for i in np.flatnonzero(is_wrong):
+        called[i] = rng.choice(n_groups, p=weights[called[i]])
+    kind[is_wrong] = "wrong"
+    return {"called": called, "second": second, "kind": kind}
+
+
+def _merge_multiplets(X, kind: Kind, kept: np.ndarray, second: np.ndarray):
+    """The kept cells' observed rows; a two-cell droplet's row combines its two cells' rows."""
+    first = X[kept]
+    rows = np.flatnonzero(second >= 0)
+    if len(rows) == 0:
+        return first
+    other = X[second[rows]]
+    if sp.issparse(first):  # counts: add the other cell's counts to the droplet's rows
+        spread = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(kept), len(rows)))
+        return (sp.csr_matrix(first) + spread @ sp.csr_matrix(other)).tocsr().astype(np.float32)
+    first = np.array(first, copy=True)
+    if kind == "counts":
+        first[rows] = first[rows] + other
+    elif kind == "continuous":
+        first[rows] = (first[rows] + other) / 2
+    else:
+        first[rows] = np.maximum(first[rows], other)
+    return first

@@ -239,6 +239,8 @@ class ModelOutputsMixin:
         ----------
         method
             Any method of :func:`scgroove.align.align`; labeled methods use the perturbation labels.
+            ``"soft_labeled_ot"`` lets a cell's mass leave its label at a cost (``label_penalty``),
+            for screens whose guide calls are sometimes wrong.
             For ``"labeled_fgw"``, pass ``structure1``/``structure2`` (e.g. each modality's PCA) to
             fuse the latent cost with each modality's own geometry.
         mdata
@@ -268,7 +270,11 @@ class ModelOutputsMixin:
         ------
         ``mdata.uns["groove"][key_added]`` = :meth:`Coupling.to_uns <scgroove.align.Coupling.to_uns>`
         plus ``"modalities"``, and ``mdata.uns["groove"]["perturbation_key"]``. Cells whose label
-        is absent from the other modality get no mass (no partner).
+        is absent from the other modality get no mass (no partner). With
+        ``method="soft_labeled_ot"`` also ``mdata[m].obs["groove_off_label_share"]`` for both
+        modalities: each cell's share of its mass matched to cells of another label
+        (:meth:`Coupling.off_label_share <scgroove.align.Coupling.off_label_share>`); high values
+        flag cells whose label is unlikely given their state.
         """
         mdata = self._validate_anndata(mdata)
         m1, m2 = self.modalities
@@ -278,6 +284,9 @@ class ModelOutputsMixin:
         coupling = align_within_strata(
             latents[m1], latents[m2], *labels, *strata, method=method, names=(m1, m2), **params
         )
+        if coupling.method == "soft_labeled_ot":  # the matcher's own doubt about each cell's label
+            for modality, share in zip((m1, m2), coupling.off_label_share(*labels), strict=True):
+                mdata.mod[modality].obs[RESULT_KEYS.OFF_LABEL_SHARE] = share
         if top_k is not None:
             coupling = coupling.top_k(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)

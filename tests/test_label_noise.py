@@ -1,0 +1,164 @@
+"""Noisy labels: the simulator's knobs and their truth, the soft matcher, the per-cell flag."""
+
+import numpy as np
+import ot
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import roc_auc_score
+
+import scgroove as sg
+
+SMALL = {"n_perturbations": 6, "cells_per_perturbation": 40, "n_features": {"rna": 60, "protein": 12}, "seed": 2}
+
+
+def test_simulated_label_noise_is_recorded_and_off_by_default():
+    clean = sg.datasets.simulate(**SMALL)
+    assert "label_noise" not in clean["rna"].obs  # defaults reproduce earlier simulations
+    noisy = sg.datasets.simulate(**SMALL, wrong_label_fraction=(0.25, 0.0), multiplet_fraction=(0.0, 0.2))
+    rna, protein = noisy["rna"].obs, noisy["protein"].obs
+    wrong = rna["label_noise"] == "wrong"
+    assert wrong.mean() == pytest.approx(0.25, abs=0.07)
+    assert (rna["perturbation"][wrong].astype(str) != rna["true_perturbation"][wrong].astype(str)).all()
+    assert (rna["perturbation"][~wrong].astype(str) == rna["true_perturbation"][~wrong].astype(str)).all()
+    assert (protein["label_noise"] != "wrong").all()  # each modality has its own fraction
+    # nothing but the labels changed where only labels were corrupted
+    np.testing.assert_array_equal(noisy["rna"].X, clean["rna"].X)
+    # a two-cell droplet holds its first cell's counts and more, under one of its two cells' labels
+    multiplet = (protein["label_noise"] == "multiplet").to_numpy()
+    assert multiplet.mean() == pytest.approx(0.2, abs=0.07)
+    np.testing.assert_allclose(noisy["protein"].X[~multiplet], clean["protein"].X[~multiplet])
+    assert not np.allclose(noisy["protein"].X[multiplet], clean["protein"].X[multiplet])
+    called = protein["perturbations_called"][multiplet].str.split(";")
+    assert all(p in c for p, c in zip(protein["perturbation"][multiplet].astype(str), called, strict=True))
+    assert noisy.uns["simulation"]["multiplet_fraction"] == [0.0, 0.2]
+
+
+def test_multiplet_counts_add_the_second_cell():
+    options = {**SMALL, "n_features": {"rna": 1000, "protein": 12}, "library_size": 300}
+    clean = sg.datasets.simulate(**options)
+    noisy = sg.datasets.simulate(**options, multiplet_fraction=0.3)
+    assert sp.issparse(noisy["rna"].X)
+    multiplet = (noisy["rna"].obs["label_noise"] == "multiplet").to_numpy()
+    difference = (noisy["rna"].X - clean["rna"].X).toarray()
+    assert (difference >= 0).all() and (difference[multiplet].sum(1) > 0).all()
+    assert (difference[~multiplet] == 0).all()
+
+
+def test_escapers_keep_control_state_in_both_modalities():
+    noisy = sg.datasets.simulate(**SMALL, escaper_fraction=0.5)
+    rna, protein = noisy["rna"], noisy["protein"]
+    for adata in (rna, protein):
+        obs = adata.obs
+        escaper = (obs["label_noise"] == "escaper").to_numpy()
+        assert escaper.mean() == pytest.approx(0.5 * 6 / 7, abs=0.08)  # control cells cannot escape
+        assert (obs["perturbation"][escaper] != "control").all()
+        assert (obs["perturbation"].astype(str) == obs["true_perturbation"].astype(str)).all()  # labels are right
+    # an unperturbed cell's two views share one state (no modality-specific effect), as control's do
+    match = sg.datasets.true_matching(noisy)
+    paired = match >= 0
+    kind = rna.obs["label_noise"].to_numpy()[paired]
+    assert (protein.obs["label_noise"].to_numpy()[match[paired]] == kind).all()  # escaping is the cell's, not the view's
+    gap = np.abs(rna.obsm["X_true_latent"][paired] - protein.obsm["X_true_latent"][match[paired]]).max(1)
+    control = (rna.obs["perturbation"] == "control").to_numpy()[paired]
+    assert gap[kind == "escaper"].max() < 1e-5 and gap[control].max() < 1e-5
+    assert gap[(kind == "clean") & ~control].min() > 1e-3
+
+
+def test_similar_wrong_labels_are_other_groups():
+    noisy = sg.datasets.simulate(**SMALL, wrong_label_fraction=0.3, wrong_label_target="similar")
+    obs = noisy["rna"].obs
+    wrong = obs["label_noise"] == "wrong"
+    assert wrong.any() and (obs["perturbation"][wrong].astype(str) != obs["true_perturbation"][wrong].astype(str)).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"wrong_label_fraction": 1.0}, "wrong_label_fraction"),
+        ({"multiplet_fraction": (0.1, -0.1)}, "multiplet_fraction"),
+        ({"wrong_label_fraction": 0.6, "multiplet_fraction": 0.5}, "below 1"),
+        ({"escaper_fraction": 1.5}, "escaper_fraction"),
+        ({"wrong_label_target": "nearest"}, "wrong_label_target"),
+    ],
+)
+def test_label_noise_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sg.datasets.simulate(n_perturbations=2, cells_per_perturbation=5, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    """Five labelled clusters in a shared space; 20% of modality 1's labels are wrong."""
+    rng = np.random.default_rng(0)
+    n, n_labels = 300, 5
+    centres = rng.normal(0, 3, (n_labels, 6))
+    true1, true2 = rng.integers(0, n_labels, n), rng.integers(0, n_labels, n)
+    x1 = centres[true1] + rng.normal(size=(n, 6))
+    x2 = centres[true2] + rng.normal(size=(n, 6))
+    called = true1.copy()
+    wrong = rng.random(n) < 0.2
+    called[wrong] = (true1[wrong] + rng.integers(1, n_labels, wrong.sum())) % n_labels
+    name = np.array([f"L{k}" for k in range(n_labels)])
+    return x1, x2, name[called], name[true2], name[true1], wrong
+
+
+def test_soft_labeled_ot_is_labeled_ot_when_crossing_costs_too_much(clusters):
+    x1, x2, labels1, labels2, _, _ = clusters
+    hard = sg.align.labeled_ot(x1, x2, labels1, labels2, tol=1e-8, max_iter=20000)
+    soft = sg.align.align(x1, x2, labels1, labels2, method="soft_labeled_ot", label_penalty=500.0, tol=1e-8)
+    assert soft.converged and soft.info["off_label_mass"] < 1e-10
+    assert abs(hard.to_sparse() - soft.to_sparse()).sum() < 1e-5
+
+
+def test_soft_labeled_ot_solves_the_entropic_problem_on_its_support(clusters):
+    """Brute force: POT's Sinkhorn on the dense cost, pairs outside the support made impossible."""
+    x1, x2, labels1, labels2, _, _ = clusters
+    rows = slice(0, 80)
+    x1, labels1 = x1[rows], labels1[rows]
+    soft = sg.align.soft_labeled_ot(x1, x2, labels1, labels2, label_penalty=0.5, n_candidates=4, tol=1e-10)
+    T = soft.to_sparse().toarray()
+    support = soft.blocks[0].plan.toarray() > 0
+    assert support.sum() < support.size  # a sparse support: blocks plus a few candidates per cell
+    same = labels1[:, None] == labels2[None, :]
+    assert support[same].all()  # every same-label pair is on the support
+    off = support & ~same
+    assert 0 < off.sum() <= 4 * (len(x1) + len(x2))  # at most k candidates per cell, both ways
+    mean_cost = soft.info["mean_block_cost"]
+    cost = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(-1) + 0.5 * mean_cost * ~same
+    cost[~support] = 1e6 * mean_cost
+    a, b = T.sum(1), T.sum(0)
+    reference = ot.sinkhorn(a, b, cost, soft.info["reg"], method="sinkhorn_log", stopThr=1e-12, numItermax=50000)
+    np.testing.assert_allclose(T, reference, atol=1e-7)
+    np.testing.assert_allclose(a, 1 / len(x1), rtol=1e-6)  # every cell of a shared label carries 1/n1
+
+
+def test_soft_labeled_ot_sends_wrong_labels_to_their_true_block_and_flags_them(clusters):
+    x1, x2, labels1, labels2, true1, wrong = clusters
+    T = sg.align.soft_labeled_ot(x1, x2, labels1, labels2, label_penalty=1.0)
+    hard = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    for coupling, expected in ((T, (0.5, 1.0)), (hard, (0.0, 0.0))):
+        plan = coupling.to_sparse().toarray()
+        to_true = (plan * (true1[:, None] == labels2[None, :])).sum(1) / plan.sum(1)
+        assert expected[0] <= to_true[wrong].mean() <= expected[1]
+    share1, share2 = T.off_label_share(labels1, labels2)
+    assert share1[~wrong].mean() < 0.05 and roc_auc_score(wrong, share1) > 0.95
+    plan = T.to_sparse().toarray()
+    off = labels1[:, None] != labels2[None, :]
+    np.testing.assert_allclose(share2, (plan * off).sum(0) / plan.sum(0))
+    assert T.info["off_label_mass"] == pytest.approx((plan * off).sum())
+
+
+def test_off_label_share_is_nan_without_mass_and_checks_lengths():
+    coupling = sg.align.Coupling.from_matrix(np.array([[0.5, 0.0], [0.0, 0.0], [0.25, 0.25]]))
+    share1, share2 = coupling.off_label_share(["a", "b", "a"], ["a", "b"])
+    np.testing.assert_allclose(share1, [0.0, np.nan, 0.5])
+    np.testing.assert_allclose(share2, [0.0, 1.0])
+    with pytest.raises(ValueError, match="3/2 entries"):
+        coupling.off_label_share(["a"], ["a", "b"])
+
+
+@pytest.mark.parametrize(("option", "value"), [("label_penalty", -1.0), ("n_candidates", -2)])
+def test_soft_labeled_ot_bad_options(clusters, option, value):
+    x1, x2, labels1, labels2, _, _ = clusters
+    with pytest.raises(ValueError, match=option):
+        sg.align.soft_labeled_ot(x1, x2, labels1, labels2, **{option: value})
