@@ -112,7 +112,8 @@ def flag_scores(share: np.ndarray, kinds: np.ndarray) -> dict:
 def references(truth: dict, kinds: np.ndarray) -> list[tuple[str, str, float]]:
     labels1, labels2 = truth["labels"]
     out = []
-    coupling = sg.align.align(*one_hot_labels(labels1, labels2), labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
+    one_hot = one_hot_labels(labels1, labels2)
+    coupling = sg.align.align(*one_hot, labels1, labels2, method="labeled_ot", epsilon=OT_EPSILON)
     out += [("label_only+labeled_ot", k, v) for k, v in score(coupling, truth, kinds).items()]
     for method, epsilons in (("labeled_gw", GW_EPSILONS), ("per_label_gw", PER_LABEL_EPSILONS)):
         for epsilon in epsilons:

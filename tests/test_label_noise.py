@@ -57,7 +57,8 @@ def test_escapers_keep_control_state_in_both_modalities():
     match = sg.datasets.true_matching(noisy)
     paired = match >= 0
     kind = rna.obs["label_noise"].to_numpy()[paired]
-    assert (protein.obs["label_noise"].to_numpy()[match[paired]] == kind).all()  # escaping is the cell's, not the view's
+    # escaping is the cell's, not the view's
+    assert (protein.obs["label_noise"].to_numpy()[match[paired]] == kind).all()
     gap = np.abs(rna.obsm["X_true_latent"][paired] - protein.obsm["X_true_latent"][match[paired]]).max(1)
     control = (rna.obs["perturbation"] == "control").to_numpy()[paired]
     assert gap[kind == "escaper"].max() < 1e-5 and gap[control].max() < 1e-5
