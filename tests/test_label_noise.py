@@ -163,3 +163,59 @@ def test_soft_labeled_ot_bad_options(clusters, option, value):
     x1, x2, labels1, labels2, _, _ = clusters
     with pytest.raises(ValueError, match=option):
         sg.align.soft_labeled_ot(x1, x2, labels1, labels2, **{option: value})
+
+
+@pytest.mark.parametrize("method", ["labeled_ot", "labeled_gw", "soft_labeled_ot"])
+def test_cells_without_a_label_are_in_no_block(clusters, method):
+    x1, x2, labels1, labels2, _, _ = clusters
+    labels1 = labels1.astype(object)
+    labels1[:20] = None
+    labels1[20:30] = np.nan
+    coupling = sg.align.align(x1, x2, labels1, labels2, method=method)
+    mass = coupling.row_mass
+    assert mass[:30].sum() == 0.0 and (mass[30:] > 0).all()
+    assert mass.sum() == pytest.approx(1.0, abs=1e-3)
+
+
+def _with_unlabeled_cells(mdata, n: int):
+    obs = mdata["rna"].obs
+    obs["perturbation"] = obs["perturbation"].astype(object)
+    obs.loc[obs.index[:n], "perturbation"] = np.nan
+    return mdata
+
+
+def test_unlabeled_cells_are_an_error_that_names_the_option(small_mdata):
+    mdata = _with_unlabeled_cells(small_mdata, 12)
+    with pytest.raises(ValueError, match=r"'rna'.*12 missing values.*unlabeled='keep'"):
+        sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation")
+    with pytest.raises(ValueError, match="unlabeled must be"):
+        sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", unlabeled="drop")
+    assert "_groove_perturbation" not in mdata["rna"].obs  # nothing written before the error
+
+
+def test_reserved_label_value_is_refused(small_mdata):
+    obs = small_mdata["rna"].obs
+    obs["perturbation"] = obs["perturbation"].astype(str)
+    obs.loc[obs.index[:3], "perturbation"] = "_groove_unlabeled"
+    with pytest.raises(ValueError, match="reserved value"):
+        sg.GROOVE.setup_mudata(small_mdata, perturbation_key="perturbation", unlabeled="keep")
+
+
+def test_unlabeled_cells_are_kept_embedded_and_never_matched(small_mdata):
+    mdata = _with_unlabeled_cells(small_mdata, 12)
+    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", unlabeled="keep")
+    screen = mdata.uns["groove"]["screen"]
+    assert screen["unlabeled"] == "keep" and screen["unlabeled_cells"] == {"rna": 12, "protein": 0}
+    model = sg.GROOVE(mdata)
+    assert model._dataset().labels[1][:12].tolist() == [-1] * 12  # out of the contrast and the batches
+    model.train(max_epochs=2, enable_progress_bar=False)
+    model.write_latent()
+    assert np.isfinite(mdata["rna"].obsm["X_groove"]).all()  # still embedded
+    for method in ("labeled_ot", "soft_labeled_ot"):
+        coupling = model.align(method=method)
+        assert coupling.row_mass[:12].sum() == 0.0 and (coupling.row_mass[12:] > 0).all()
+    share = mdata["rna"].obs["groove_off_label_share"].to_numpy()
+    assert np.isnan(share[:12]).all() and (share[12:] >= 0).all()
+    imputed = model.impute("rna", "protein")
+    assert imputed.iloc[:12].isna().all().all() and imputed.iloc[12:].notna().all().all()
+    assert mdata["rna"].obs["perturbation"].isna().sum() == 12  # the user's column is left as it was

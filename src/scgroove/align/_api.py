@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from scgroove.align._blocks import stratified_labels, strip_strata
+from scgroove.align._blocks import label_strings, stratified_labels, strip_strata
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -109,7 +109,7 @@ def align_within_strata(
     """
     if strata1 is None or strata2 is None:
         return align(x1, x2, labels1, labels2, method=method, **params)
-    plain = [np.asarray(labels1).astype(str), np.asarray(labels2).astype(str)]
+    plain = [label_strings(labels1).to_numpy(), label_strings(labels2).to_numpy()]
     stratified = [stratified_labels(plain[0], strata1), stratified_labels(plain[1], strata2)]
     for here, there in ((0, 1), (1, 0)):
         lost = np.isin(plain[here], plain[there]) & ~np.isin(stratified[here], stratified[there])

@@ -25,6 +25,13 @@ class LabelBlocks:
         return np.array([len(r) for r in self.rows]), np.array([len(c) for c in self.cols])
 
 
+def label_strings(labels) -> pd.Series:
+    """Labels as strings, a missing label (``None``/NaN: a cell with no perturbation call) kept missing."""
+    labels = pd.Series(np.asarray(labels, dtype=object))
+    missing = labels.isna()
+    return labels.astype(str).where(~missing, None)
+
+
 def label_blocks(
     labels1, labels2, block_mass: BlockMass = "source", max_block_cells: int | None = None, seed: int = 0
 ) -> LabelBlocks:
@@ -33,8 +40,8 @@ def label_blocks(
     Convention for the masses (stated in every labeled aligner's docstring): with
     ``block_mass="source"`` every modality-1 cell of a shared label carries the same mass, so a
     block's mass is its share of those cells; inside a block, modality-2 cells share the block's
-    mass equally. ``"target"`` is the mirror image. Cells of labels present in one modality only
-    belong to no block.
+    mass equally. ``"target"`` is the mirror image. Cells of labels present in one modality only,
+    and cells with no label (``None``/NaN), belong to no block.
 
     With ``max_block_cells``, a label with more cells than that in either modality (typically the
     control group, a fixed share of a screen) is split at random into sub-blocks of at most
@@ -42,10 +49,9 @@ def label_blocks(
     matched within a random part of its label, so the cost of that label grows linearly with its
     size instead of quadratically. Masses follow the same convention (per-cell masses unchanged).
     """
-    labels1 = pd.Series(np.asarray(labels1).astype(str))
-    labels2 = pd.Series(np.asarray(labels2).astype(str))
-    groups1 = labels1.groupby(labels1, sort=True).indices
-    groups2 = labels2.groupby(labels2, sort=True).indices
+    labels1, labels2 = label_strings(labels1), label_strings(labels2)
+    groups1 = labels1.groupby(labels1, sort=True, dropna=True).indices
+    groups2 = labels2.groupby(labels2, sort=True, dropna=True).indices
     shared = sorted(set(groups1) & set(groups2))
     if not shared:
         raise ValueError("No label occurs in both modalities: a labeled aligner has nothing to match.")
@@ -90,10 +96,11 @@ def stratified_labels(labels: np.ndarray, strata: np.ndarray | None) -> np.ndarr
     A labeled aligner given these labels matches cells within (label, stratum) blocks, e.g. a
     perturbation within one donor; :func:`strip_strata` gives the blocks their label back.
     """
-    labels = np.asarray(labels).astype(str)
+    labels = label_strings(labels)
     if strata is None:
-        return labels
-    return np.char.add(np.char.add(labels, STRATUM_SEPARATOR), np.asarray(strata).astype(str))
+        return labels.to_numpy()
+    stratified = labels + STRATUM_SEPARATOR + pd.Series(np.asarray(strata).astype(str))
+    return stratified.where(labels.notna(), None).to_numpy()
 
 
 def strip_strata(coupling):

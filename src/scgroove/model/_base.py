@@ -21,7 +21,14 @@ from scgroove._results import groove_uns
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter
 from scgroove.model._guide import guide_matrix, structure_guide
 from scgroove.model._outputs import ModelOutputsMixin
-from scgroove.model._screen import EXCLUDED, NullHandling, contrast_codes, screen_design
+from scgroove.model._screen import (
+    EXCLUDED,
+    UNLABELED,
+    NullHandling,
+    UnlabeledHandling,
+    contrast_codes,
+    screen_design,
+)
 from scgroove.model._validation import check_likelihoods, validate_weakly_paired
 from scgroove.module import choose_likelihood
 from scgroove.train import GROOVETrainingPlan
@@ -29,20 +36,26 @@ from scgroove.train import GROOVETrainingPlan
 logger = logging.getLogger(__name__)
 
 
-def _shared_categorical_column(key: str, column: str, modalities: Sequence[str]):
+def _shared_categorical_column(key: str, column: str, modalities: Sequence[str], fill: str | None = None):
     """Pre-register hook: ``obs[column]``, one Categorical over the union of both modalities' ``obs[key]``.
 
     Each scvi-tools categorical field builds its own code mapping from its column's categories,
     so both modalities get a helper column with identical categories and the codes agree. The
-    hook also runs on transfer, so query data gets the column too.
+    hook also runs on transfer, so query data gets the column too. With ``fill``, missing values
+    become that category (cells without a label, ``setup_mudata(unlabeled="keep")``).
     """
+
+    def values(obs: pd.DataFrame) -> pd.Series:
+        if fill is None:
+            return obs[key].astype(str)
+        return obs[key].astype(object).where(obs[key].notna(), fill).astype(str)
 
     def preregister(_field, mdata: MuData) -> None:
         present = [m for m in modalities if m in mdata.mod and key in mdata.mod[m].obs]
-        categories = sorted(set().union(*(set(mdata.mod[m].obs[key].astype(str)) for m in present)))
+        categories = sorted(set().union(*(set(values(mdata.mod[m].obs)) for m in present)))
         for m in present:
             obs = mdata.mod[m].obs
-            obs[column] = pd.Categorical(obs[key].astype(str), categories=categories)
+            obs[column] = pd.Categorical(values(obs), categories=categories)
 
     return preregister
 
@@ -53,7 +66,7 @@ SMALL_CATEGORY_WARNING = "has fewer than 3 cells"
 def _warn_small_groups(mdata: MuData, perturbation_key: str, modalities: Sequence[str], minimum: int = 3) -> None:
     """One warning per modality naming the perturbation groups with fewer than ``minimum`` cells."""
     for modality in modalities:
-        counts = mdata.mod[modality].obs[perturbation_key].astype(str).value_counts()
+        counts = mdata.mod[modality].obs[perturbation_key].dropna().astype(str).value_counts()
         small = counts[counts < minimum]
         if len(small):
             listed = ", ".join(f"{label!r} ({n})" for label, n in small.head(10).items())
@@ -178,6 +191,7 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         batch_key: str | None = None,
         null_perturbations: NullHandling | None = None,
         effect_test: Mapping | None = None,
+        unlabeled: UnlabeledHandling = "error",
         **kwargs,
     ) -> None:
         """Register two weakly paired modalities of a MuData and their shared perturbation label.
@@ -237,6 +251,14 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         effect_test
             Arguments of :func:`scgroove.tl.perturbation_effects` (``n_permutations``,
             ``max_cells``, ``alpha``, ``n_comps``, ``seed``).
+        unlabeled
+            Cells whose ``perturbation_key`` is missing (NaN: no guide detected, or a droplet
+            whose guides you chose not to call): ``"error"`` (default) refuses them, naming this
+            option; ``"keep"`` keeps them as data: they take no part in the contrast or the
+            guide, are still embedded (``X_groove``), and belong to no label block, so every
+            aligner gives them no partner (no mass, NaN imputation). A cell with two guides can
+            be kept this way, or labelled with the guide caller's combined call (then it is a
+            group of its own). The counts are in ``mdata.uns["groove"]["screen"]["unlabeled_cells"]``.
 
         Notes
         -----
@@ -254,7 +276,7 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         setup_method_args = cls._get_setup_method_args(**locals())
         modalities = tuple(modalities)
         layers = dict(layers or {})
-        validate_weakly_paired(mdata, perturbation_key, modalities, layers)
+        validate_weakly_paired(mdata, perturbation_key, modalities, layers, unlabeled)
         design = screen_design(
             mdata,
             perturbation_key,
@@ -265,10 +287,12 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
             batch_key,
             null_perturbations,
             effect_test,
+            unlabeled,
         )
+        fill = UNLABELED if unlabeled == "keep" else None
         label_field = MuDataWrapper(
             CategoricalObsField,
-            preregister_fn=_shared_categorical_column(perturbation_key, RESULT_KEYS.LABEL_COLUMN, modalities),
+            preregister_fn=_shared_categorical_column(perturbation_key, RESULT_KEYS.LABEL_COLUMN, modalities, fill),
         )
         fields = [
             *(

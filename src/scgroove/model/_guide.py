@@ -10,6 +10,7 @@ from scgroove._constants import BATCH_KEYS, LABELS_KEYS, X_KEYS
 from scgroove._matrix import load_float32, summarise_values
 from scgroove.align import Coupling
 from scgroove.align._api import align_within_strata
+from scgroove.model._screen import alignment_labels
 
 
 def modality_pca(matrix, log_normalize: bool, n_comps: int = 30, seed: int = 0) -> np.ndarray:
@@ -117,9 +118,10 @@ def structure_guide(
         strata = [np.asarray(manager.get_from_registry(BATCH_KEYS[m])).reshape(-1) for m in (1, 2)]
         for m in (1, 2):
             spaces[m - 1] = centre_batches(spaces[m - 1], strata[m - 1], groups[labels[m - 1]] == control)
+    categories = model._label_categories()
     return align_within_strata(
         *spaces,
-        *labels,
+        *(alignment_labels(categories, codes) for codes in labels),
         *strata,
         method="labeled_gw",
         names=model.modalities,

@@ -24,6 +24,7 @@ from scgroove._results import (
 from scgroove.align import Coupling
 from scgroove.align._api import align_within_strata
 from scgroove.model._batching import rows_as_tensor
+from scgroove.model._screen import alignment_labels
 
 
 class ModelOutputsMixin:
@@ -45,11 +46,11 @@ class ModelOutputsMixin:
         return np.asarray(state["categorical_mapping"]).astype(str)
 
     def _registered_labels(self, mdata: MuData, modality: str) -> np.ndarray:
-        """Each cell's label as registered at set-up (codes mapped back to their names)."""
+        """Each cell's label as registered at set-up (codes mapped back to their names; ``None``: unlabeled)."""
         codes = self.get_anndata_manager(mdata, required=True).get_from_registry(
             LABELS_KEYS[self._modality_index(modality)]
         )
-        return self._label_categories()[np.asarray(codes).reshape(-1)]
+        return alignment_labels(self._label_categories(), codes)
 
     def _registered_batches(self, mdata: MuData, modality: str) -> np.ndarray | None:
         """Each cell's batch covariate code (``None`` when the model has no batch covariate)."""

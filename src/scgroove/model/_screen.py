@@ -20,13 +20,20 @@ NullHandling = Literal["merge", "keep", "drop"]
 NULL_HANDLINGS: tuple[str, ...] = ("merge", "keep", "drop")
 #: Contrast group of labels that take no part in training (``null_perturbations="drop"``).
 EXCLUDED = None
+#: Registered label of cells with no perturbation call (``setup_mudata(unlabeled="keep")``): out of
+#: the contrast, embedded, and in no block of any aligner.
+UNLABELED = "_groove_unlabeled"
+UnlabeledHandling = Literal["error", "keep"]
 
 
-def _column(mdata: MuData, modality: str, key: str, what: str) -> pd.Series:
+def _column(mdata: MuData, modality: str, key: str, what: str, fill: str | None = None) -> pd.Series:
+    """``obs[key]`` as strings; missing values are an error unless ``fill`` replaces them."""
     obs = mdata.mod[modality].obs
     if key not in obs:
         raise KeyError(f"{what} {key!r} not found in mdata[{modality!r}].obs; columns: {list(obs.columns)}.")
     values = obs[key]
+    if fill is not None:
+        return values.astype(object).where(values.notna(), fill).astype(str)
     if values.isna().any():
         raise ValueError(
             f"mdata[{modality!r}].obs[{key!r}] ({what}) has {int(values.isna().sum())} missing values; "
@@ -35,15 +42,20 @@ def _column(mdata: MuData, modality: str, key: str, what: str) -> pd.Series:
     return values.astype(str)
 
 
-def label_groups(mdata: MuData, modalities: Sequence[str], perturbation_key: str, group_key: str | None) -> dict:
+def label_groups(
+    mdata: MuData, modalities: Sequence[str], perturbation_key: str, group_key: str | None, unlabeled: str = "error"
+) -> dict:
     """Each perturbation label's group (``group_key``'s value, e.g. the gene of a guide), checked.
 
-    Raises when a label has more than one group, within a modality or across the two.
+    Raises when a label has more than one group, within a modality or across the two. With
+    ``unlabeled="keep"`` cells without a label are :data:`UNLABELED` (their group is not read).
     """
+    fill = UNLABELED if unlabeled == "keep" else None
     pairs = []
     for modality in modalities:
-        labels = _column(mdata, modality, perturbation_key, "Perturbation key")
-        groups = labels if group_key is None else _column(mdata, modality, group_key, "group_key")
+        labels = _column(mdata, modality, perturbation_key, "Perturbation key", fill)
+        groups = labels if group_key is None else _column(mdata, modality, group_key, "group_key", fill)
+        groups = groups.where(labels != UNLABELED, UNLABELED)
         pairs.append(pd.DataFrame({"label": labels.to_numpy(), "group": groups.to_numpy(), "modality": modality}))
     table = pd.concat(pairs, ignore_index=True).drop_duplicates()
     per_label = table.groupby("label")["group"].nunique()
@@ -102,6 +114,8 @@ class ScreenDesign:
         Groups found to differ from control in no modality.
     effects
         The test table of :func:`scgroove.tl.perturbation_effects` (``None`` when not run).
+    unlabeled, unlabeled_cells
+        What was done with cells without a perturbation label, and how many each modality has.
     """
 
     contrast_groups: dict[str, str | None]
@@ -111,6 +125,8 @@ class ScreenDesign:
     null_perturbations: str = "keep"
     null_groups: list[str] = field(default_factory=list)
     effects: pd.DataFrame | None = None
+    unlabeled: str = "error"
+    unlabeled_cells: dict[str, int] = field(default_factory=dict)
 
     def to_uns(self) -> dict:
         """A h5mu-friendly record (written to ``mdata.uns["groove"]["screen"]``)."""
@@ -122,6 +138,8 @@ class ScreenDesign:
             "null_groups": list(self.null_groups),
             "labels": list(self.contrast_groups),
             "contrast_groups": ["" if g is EXCLUDED else g for g in self.contrast_groups.values()],
+            "unlabeled": self.unlabeled,
+            "unlabeled_cells": dict(self.unlabeled_cells),
         }
         if self.effects is not None:
             record["effects"] = self.effects.reset_index()
@@ -136,6 +154,7 @@ def check_screen_keys(
     group_key: str | None = None,
     batch_key: str | None = None,
     null_perturbations: NullHandling | None = None,
+    unlabeled: UnlabeledHandling = "error",
 ) -> dict[str, str]:
     """Every check of the screen's keys (no test, no writes); returns each label's group."""
     if null_perturbations is not None and null_perturbations not in NULL_HANDLINGS:
@@ -145,7 +164,7 @@ def check_screen_keys(
             f"null_perturbations={null_perturbations!r} needs control_label: null perturbations are those that "
             "do not differ from control."
         )
-    groups = label_groups(mdata, modalities, perturbation_key, group_key)
+    groups = label_groups(mdata, modalities, perturbation_key, group_key, unlabeled)
     if batch_key is not None:
         check_batches(mdata, modalities, batch_key)
     if control_label is not None:
@@ -164,23 +183,37 @@ def screen_design(
     batch_key: str | None,
     null_perturbations: NullHandling | None,
     effect_test: Mapping | None = None,
+    unlabeled: UnlabeledHandling = "error",
 ) -> ScreenDesign:
     """Check the screen's keys and decide each label's contrast group (no writes).
 
     Without ``control_label`` every label (or ``group_key`` value) is its own contrast group. With
     it, groups that differ from control in no modality (:func:`scgroove.tl.perturbation_effects`,
     arguments in ``effect_test``) are merged into control's group (``"merge"``), left as they
-    are (``"keep"``) or excluded from training (``"drop"``).
+    are (``"keep"``) or excluded from training (``"drop"``). Cells without a label
+    (``unlabeled="keep"``) are :data:`UNLABELED`, excluded from training.
     """
     groups = check_screen_keys(
-        mdata, perturbation_key, modalities, control_label, group_key, batch_key, null_perturbations
+        mdata, perturbation_key, modalities, control_label, group_key, batch_key, null_perturbations, unlabeled
     )
+    unlabeled_cells = {m: int(mdata.mod[m].obs[perturbation_key].isna().sum()) for m in modalities}
+    groups = {label: (EXCLUDED if label == UNLABELED else group) for label, group in groups.items()}
     if control_label is None:
-        return ScreenDesign(dict(groups), group_key=group_key, batch_key=batch_key)
+        return ScreenDesign(
+            dict(groups), group_key=group_key, batch_key=batch_key, unlabeled=unlabeled, unlabeled_cells=unlabeled_cells
+        )
     control_label = str(control_label)
     group_column = perturbation_key if group_key is None else group_key
     handling = "merge" if null_perturbations is None else null_perturbations
-    design = ScreenDesign(dict(groups), control_label, group_key, batch_key, null_perturbations=handling)
+    design = ScreenDesign(
+        dict(groups),
+        control_label,
+        group_key,
+        batch_key,
+        null_perturbations=handling,
+        unlabeled=unlabeled,
+        unlabeled_cells=unlabeled_cells,
+    )
     if handling == "keep":
         return design
     from scgroove.tl._effects import perturbation_effects  # tl builds on the model package
@@ -192,7 +225,9 @@ def screen_design(
     design.null_groups = sorted(effects.index[~effects["effect"]])
     null = set(design.null_groups)
     replacement = control_label if handling == "merge" else EXCLUDED
-    design.contrast_groups = {label: (replacement if group in null else group) for label, group in groups.items()}
+    design.contrast_groups = {
+        label: (replacement if group in null else group) for label, group in groups.items()
+    }
     return design
 
 
@@ -208,3 +243,10 @@ def contrast_codes(
     names = sorted({g for g in groups if g is not EXCLUDED})
     index = {name: code for code, name in enumerate(names)}
     return np.array([-1 if g is EXCLUDED else index[g] for g in groups], dtype=np.int64), names
+
+
+def alignment_labels(label_categories: np.ndarray, codes) -> np.ndarray:
+    """Each cell's registered label by its code, :data:`UNLABELED` cells as ``None`` (in no label block)."""
+    labels = np.asarray(label_categories).astype(object)[np.asarray(codes).reshape(-1)]
+    labels[labels == UNLABELED] = None
+    return labels

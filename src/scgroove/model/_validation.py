@@ -13,6 +13,7 @@ import pandas as pd
 from mudata import MuData
 
 from scgroove._matrix import summarise_values
+from scgroove.model._screen import UNLABELED
 from scgroove.module._likelihoods import LIKELIHOODS
 
 
@@ -64,7 +65,10 @@ def check_features(mdata: MuData, modality: str, layer: str | None) -> None:
         raise ValueError(f"Data of {where} contains {summary.n_nonfinite} NaN or infinite values.")
 
 
-def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str) -> None:
+def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str, unlabeled: str = "error") -> None:
+    """The perturbation labels: present, no missing value unless ``unlabeled="keep"``, shared by both."""
+    if unlabeled not in ("error", "keep"):
+        raise ValueError(f"unlabeled must be 'error' or 'keep', got {unlabeled!r}.")
     for modality in modalities:
         obs = mdata.mod[modality].obs
         if perturbation_key not in obs:
@@ -74,14 +78,21 @@ def check_labels(mdata: MuData, modalities: Sequence[str], perturbation_key: str
                 "modality's obs, since each modality has its own cells.)"
             )
         labels = obs[perturbation_key]
-        if labels.isna().any():
+        if labels.isna().any() and unlabeled == "error":
             raise ValueError(
                 f"mdata[{modality!r}].obs[{perturbation_key!r}] has {int(labels.isna().sum())} missing values. "
-                "Drop those cells (e.g. cells whose guide was not detected: they are not controls), or give them "
-                "their true perturbation label."
+                "Drop those cells (e.g. cells whose guide was not detected: they are not controls), give them "
+                "their true perturbation label, or keep them unlabeled with setup_mudata(unlabeled='keep') "
+                "(embedded, left out of the contrast and of every label block)."
             )
-    labels_1 = set(mdata.mod[modalities[0]].obs[perturbation_key].astype(str))
-    labels_2 = set(mdata.mod[modalities[1]].obs[perturbation_key].astype(str))
+        if (labels.astype(str) == UNLABELED).any():
+            raise ValueError(
+                f"mdata[{modality!r}].obs[{perturbation_key!r}] uses the reserved value {UNLABELED!r}; rename it."
+            )
+        if labels.isna().all():
+            raise ValueError(f"mdata[{modality!r}].obs[{perturbation_key!r}] has no labelled cell.")
+    labels_1 = set(mdata.mod[modalities[0]].obs[perturbation_key].dropna().astype(str))
+    labels_2 = set(mdata.mod[modalities[1]].obs[perturbation_key].dropna().astype(str))
     shared = labels_1 & labels_2
     if len(labels_1 | labels_2) < 2:
         raise ValueError(
@@ -156,7 +167,11 @@ def _check_not_counts(modality: str, summary) -> None:
 
 
 def validate_weakly_paired(
-    mdata: MuData, perturbation_key: str, modalities: Sequence[str], layers: Mapping[str, str | None]
+    mdata: MuData,
+    perturbation_key: str,
+    modalities: Sequence[str],
+    layers: Mapping[str, str | None],
+    unlabeled: str = "error",
 ) -> None:
     """Run every data check of :meth:`scgroove.GROOVE.setup_mudata`; raises on the first problem."""
     unknown = set(layers) - set(modalities)
@@ -165,4 +180,4 @@ def validate_weakly_paired(
     check_modalities(mdata, modalities)
     for modality in modalities:
         check_features(mdata, modality, layers.get(modality))
-    check_labels(mdata, modalities, perturbation_key)
+    check_labels(mdata, modalities, perturbation_key, unlabeled)

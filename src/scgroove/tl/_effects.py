@@ -118,8 +118,9 @@ def perturbation_effects(
     modalities = tuple(modalities)
     rng = np.random.default_rng(seed)
     spaces = pca_per_modality(mdata, modalities, n_comps=n_comps, layers=dict(layers or {}))
-    groups = sorted(
-        set().union(*(set(mdata.mod[m].obs[perturbation_key].astype(str)) for m in modalities)) - {control_label}
+    groups = sorted(  # cells without a label (NaN) are in no group
+        set().union(*(set(mdata.mod[m].obs[perturbation_key].dropna().astype(str)) for m in modalities))
+        - {control_label}
     )
     table = pd.DataFrame(index=pd.Index(groups, name=perturbation_key))
     tested_anywhere = pd.Series(False, index=table.index)
