@@ -126,20 +126,29 @@ def references(truth: dict, kinds: np.ndarray) -> list[tuple[str, str, float]]:
     return out
 
 
-def groove(mdata, truth: dict, kinds: np.ndarray, seed: int) -> list[tuple[str, str, float]]:
+def groove(
+    mdata, truth: dict, kinds: np.ndarray, seed: int, latents: Path | None = None
+) -> list[tuple[str, str, float]]:
     sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=MODALITIES)
     model = sg.GROOVE(mdata)
     start = time.perf_counter()
     model.train(enable_progress_bar=False, seed=seed)
     out = [("groove", "train_seconds", time.perf_counter() - start)]
     out.append(("groove", "epochs", float(len(model.history["train_loss"]))))
+    if latents is not None:  # to try other matchers on the same latents without training again
+        z = model.get_latent_representation()
+        np.savez_compressed(latents, z1=z[MODALITIES[0]], z2=z[MODALITIES[1]])
     coupling = model.align()  # the default matcher
     out += [("groove", k, v) for k, v in score(coupling, truth, kinds).items()]
     for penalty in LABEL_PENALTIES:
         start = time.perf_counter()
         coupling = model.align(method="soft_labeled_ot", label_penalty=penalty, key_added="soft_coupling")
         name = f"groove+soft_labeled_ot@{penalty}"
-        rows = {"seconds": time.perf_counter() - start, **score(coupling, truth, kinds)}
+        rows = {
+            "seconds": time.perf_counter() - start,
+            "converged": float(coupling.converged),
+            **score(coupling, truth, kinds),
+        }
         rows["off_label_mass"] = coupling.info["off_label_mass"]
         rows.update(flag_scores(mdata["rna"].obs["groove_off_label_share"].to_numpy(), kinds))
         out += [(name, k, v) for k, v in rows.items()]
@@ -163,10 +172,13 @@ def main(argv=None):
             if "label_noise" in mdata["rna"].obs
             else np.full(mdata["rna"].n_obs, "clean")
         )
-        rows = references(truth, kinds) + groove(mdata, truth, kinds, args.seed)
+        setting = f"wrong{args.wrong:g}_escapers{args.escapers:g}"
+        latents = out.parent / "latents" / f"{setting}_seed{args.seed}.npz"
+        latents.parent.mkdir(exist_ok=True)
+        rows = references(truth, kinds) + groove(mdata, truth, kinds, args.seed, latents)
     table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
     table.insert(0, "seed", args.seed)
-    table.insert(0, "setting", f"wrong{args.wrong:g}_escapers{args.escapers:g}")
+    table.insert(0, "setting", setting)
     table.to_csv(out, mode="a", header=not out.exists(), index=False)
     print(table.pivot_table(index="pipeline", columns="metric", values="value").round(4).to_string())
 
