@@ -219,3 +219,39 @@ def test_unlabeled_cells_are_kept_embedded_and_never_matched(small_mdata):
     imputed = model.impute("rna", "protein")
     assert imputed.iloc[:12].isna().all().all() and imputed.iloc[12:].notna().all().all()
     assert mdata["rna"].obs["perturbation"].isna().sum() == 12  # the user's column is left as it was
+
+
+def test_label_support_is_the_share_of_neighbours_with_the_label():
+    mdata = sg.datasets.simulate(**SMALL, wrong_label_fraction=0.2, effect_size=5.0)
+    obs = mdata["rna"].obs
+    obs["perturbation"] = obs["perturbation"].astype(object)
+    obs.loc[obs.index[:5], "perturbation"] = np.nan
+    before = {m: mdata[m].obs.columns.tolist() for m in mdata.mod}
+    sg.tl.label_support(mdata, "perturbation", n_neighbors=10)
+    for modality in mdata.mod:  # only the two documented columns are added
+        added = set(mdata[modality].obs.columns) - set(before[modality])
+        assert added == {"groove_label_support", "groove_neighbour_label"}
+    # brute force on the same PCA
+    from scgroove.model._guide import modality_pca
+
+    space = modality_pca(mdata["rna"].X, log_normalize=True, n_comps=30)
+    distance = ((space[:, None] - space[None]) ** 2).sum(-1)
+    np.fill_diagonal(distance, np.inf)
+    neighbours = np.argsort(distance, axis=1)[:, :10]
+    labels = obs["perturbation"].to_numpy()
+    expected = np.array([np.mean(labels[n] == lab) for n, lab in zip(neighbours, labels, strict=True)])
+    support = obs["groove_label_support"].to_numpy()
+    assert np.isnan(support[:5]).all() and obs["groove_neighbour_label"][:5].notna().all()
+    np.testing.assert_allclose(support[5:], expected[5:])
+    wrong = (obs["label_noise"] == "wrong").to_numpy()
+    assert roc_auc_score(wrong[5:], -support[5:]) > 0.8  # wrong guide calls have little support
+    assert obs["perturbation"][:5].isna().all()  # the user's labels are untouched
+
+
+def test_label_support_bad_input(small_mdata):
+    with pytest.raises(KeyError, match="'guide' not found in mdata\\['rna'\\]"):
+        sg.tl.label_support(small_mdata, "guide")
+    with pytest.raises(ValueError, match="n_neighbors"):
+        sg.tl.label_support(small_mdata, "perturbation", n_neighbors=0)
+    with pytest.raises(KeyError, match="'atac' not found"):
+        sg.tl.label_support(small_mdata, "perturbation", modalities=("rna", "atac"))

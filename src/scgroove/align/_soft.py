@@ -25,7 +25,7 @@ def soft_labeled_ot(
     epsilon: float = 0.05,
     label_penalty: float = 1.0,
     n_candidates: int = 10,
-    max_iter: int = 3000,
+    max_iter: int = 10000,
     tol: float = 1e-4,
     block_mass: BlockMass = "source",
 ) -> Coupling:
@@ -64,7 +64,10 @@ def soft_labeled_ot(
     n_candidates
         Most off-label partners offered to each cell (0: this is :func:`labeled_ot`).
     max_iter, tol
-        Sinkhorn iterations and the L1 error of the row marginal at which it stops.
+        Sinkhorn iterations and the L1 error of the row marginal at which it stops. The few
+        off-label pairs couple the blocks weakly, so matrix scaling needs more iterations than
+        inside independent blocks (thousands at a low ``label_penalty``); each costs two sparse
+        products.
     block_mass
         As in :func:`labeled_ot`.
 

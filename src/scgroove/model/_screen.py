@@ -225,9 +225,7 @@ def screen_design(
     design.null_groups = sorted(effects.index[~effects["effect"]])
     null = set(design.null_groups)
     replacement = control_label if handling == "merge" else EXCLUDED
-    design.contrast_groups = {
-        label: (replacement if group in null else group) for label, group in groups.items()
-    }
+    design.contrast_groups = {label: (replacement if group in null else group) for label, group in groups.items()}
     return design
 
 

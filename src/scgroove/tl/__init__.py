@@ -2,6 +2,7 @@
 
 from scgroove.tl._effects import energy_distance_test, perturbation_effects
 from scgroove.tl._embedding import joint_umap
+from scgroove.tl._label_support import label_support
 from scgroove.tl._match import MATCH_KEY, PIPELINES, MatchResult, Pipeline, match
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "Pipeline",
     "energy_distance_test",
     "joint_umap",
+    "label_support",
     "match",
     "perturbation_effects",
 ]
