@@ -12,6 +12,12 @@ same split against the simulator's truth:
   stopping), its latent matched by ``labeled_ot`` (the default) and by ``soft_labeled_ot`` at
   several label penalties.
 
+``--dataset papalexi_panels`` runs the same on the real CRISPR screen (its 299 genes as two
+disjoint panels, matched within guide, set up with ``group_key="target"`` and
+``control_label="non-targeting"``): its labels are the screen's own calls, and ``--wrong``
+gives a share of each panel's cells another guide (and that guide's gene) on top, the call
+being the truth.
+
 Per coupling: barycentric FOSCTTM, trace and imputation on the RNA cells whose label is right;
 for the RNA cells with a wrong label, the share of their mass that reaches their true partner's
 label block (``wrong_to_true_block``; 0 for every hard-block matcher); for escapers, their trace
@@ -21,12 +27,15 @@ appended to a tidy CSV (setting, seed, pipeline, metric, value).
 
     OMP_NUM_THREADS=2 python benchmarks/label_noise.py --wrong 0.2 --seed 0 \\
         --out benchmarks/results/label_noise/results.csv
+    OMP_NUM_THREADS=2 python benchmarks/label_noise.py --dataset papalexi_panels --wrong 0.2 \\
+        --pipelines references groove groove_robust --out benchmarks/results/label_noise/real.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +46,9 @@ from within_group_screen import (
     OT_EPSILON,
     PER_LABEL_EPSILONS,
     SCREEN,
+    SCREEN_SETS,
     SIMULATIONS,
+    load,
     make_truth,
     quiet_libraries,
 )
@@ -48,6 +59,54 @@ from scgroove.benchmark import label_mean_imputation
 
 MODALITIES = ("rna", "protein")
 LABEL_PENALTIES = (0.5, 1.0, 2.0)
+#: The real screen as two gene panels (``within_group_screen.py``'s ``papalexi_panels``), set up as a
+#: screen; its labels are as called, and ``--wrong`` corrupts a share of them on top (truth: the call).
+REAL = "papalexi_panels"
+
+
+@dataclass
+class Problem:
+    """One dataset with noisy labels: where the labels are, how to set it up, what happened to each cell."""
+
+    mdata: object
+    key: str
+    modalities: tuple[str, str]
+    kinds: np.ndarray  # per cell of the first modality: clean / wrong / multiplet / escaper
+    setup: dict = field(default_factory=dict)
+
+    @property
+    def support_key(self) -> str:  # the unit a cell's neighbours are asked about: the gene when guides are grouped
+        return self.setup.get("group_key", self.key)
+
+
+def load_problem(dataset: str, wrong: float, escapers: float, seed: int) -> Problem:
+    if dataset == REAL:
+        mdata, key, modalities = load(REAL, seed)
+        kinds = corrupt_guides(mdata, key, modalities, wrong, group_key="target", seed=seed)
+        return Problem(mdata, key, modalities, kinds, dict(SCREEN_SETS[REAL]))
+    mdata = simulate(wrong, escapers, seed)
+    obs = mdata[MODALITIES[0]].obs
+    kinds = obs["label_noise"].astype(str).to_numpy() if "label_noise" in obs else np.full(len(obs), "clean")
+    return Problem(mdata, "perturbation", MODALITIES, kinds)
+
+
+def corrupt_guides(mdata, key: str, modalities, fraction: float, group_key: str, seed: int) -> np.ndarray:
+    """Give ``fraction`` of each modality's cells another guide (and that guide's gene); the kinds of the first."""
+    rng = np.random.default_rng([seed, 7])
+    kinds = None
+    for modality in modalities:
+        obs = mdata[modality].obs
+        guides = obs[key].astype(str).to_numpy()
+        gene_of = dict(zip(guides, obs[group_key].astype(str), strict=True))
+        names = np.array(sorted(gene_of))
+        wrong = rng.random(len(guides)) < fraction
+        shifted = (np.searchsorted(names, guides[wrong]) + rng.integers(1, len(names), wrong.sum())) % len(names)
+        guides[wrong] = names[shifted]
+        obs[key] = pd.Categorical(guides, categories=names)
+        obs[group_key] = pd.Categorical([gene_of[g] for g in guides])
+        if kinds is None:
+            kinds = np.where(wrong, "wrong", "clean")
+    return kinds
 
 
 def simulate(wrong: float, escapers: float, seed: int):
@@ -126,10 +185,9 @@ def references(truth: dict, kinds: np.ndarray) -> list[tuple[str, str, float]]:
     return out
 
 
-def groove(
-    mdata, truth: dict, kinds: np.ndarray, seed: int, latents: Path | None = None
-) -> list[tuple[str, str, float]]:
-    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation", modalities=MODALITIES)
+def groove(problem: Problem, truth: dict, seed: int, latents: Path | None = None) -> list[tuple[str, str, float]]:
+    mdata, kinds, first = problem.mdata, problem.kinds, problem.modalities[0]
+    sg.GROOVE.setup_mudata(mdata, perturbation_key=problem.key, modalities=problem.modalities, **problem.setup)
     model = sg.GROOVE(mdata)
     start = time.perf_counter()
     model.train(enable_progress_bar=False, seed=seed)
@@ -137,7 +195,7 @@ def groove(
     out.append(("groove", "epochs", float(len(model.history["train_loss"]))))
     if latents is not None:  # to try other matchers on the same latents without training again
         z = model.get_latent_representation()
-        np.savez_compressed(latents, z1=z[MODALITIES[0]], z2=z[MODALITIES[1]])
+        np.savez_compressed(latents, z1=z[first], z2=z[problem.modalities[1]])
     coupling = model.align()  # the default matcher
     out += [("groove", k, v) for k, v in score(coupling, truth, kinds).items()]
     for penalty in LABEL_PENALTIES:
@@ -150,7 +208,7 @@ def groove(
             **score(coupling, truth, kinds),
         }
         rows["off_label_mass"] = coupling.info["off_label_mass"]
-        rows.update(flag_scores(mdata["rna"].obs["groove_off_label_share"].to_numpy(), kinds))
+        rows.update(flag_scores(mdata[first].obs["groove_off_label_share"].to_numpy(), kinds))
         out += [(name, k, v) for k, v in rows.items()]
     return out
 
@@ -159,19 +217,20 @@ def groove(
 SUPPORT_THRESHOLD = 0.05
 
 
-def groove_robust(mdata, truth: dict, kinds: np.ndarray, seed: int) -> list[tuple]:
+def groove_robust(problem: Problem, truth: dict, seed: int) -> list[tuple]:
     """GROOVE trained without the cells whose label its own modality does not support; matched with all labels.
 
     ``sg.tl.label_support`` flags them before training; they are set up as unlabeled (out of the
     contrast and the guide, still embedded), and the latents are then matched with every cell's
     label as called, hard and soft.
     """
-    sg.tl.label_support(mdata, "perturbation", MODALITIES)
+    mdata, kinds, modalities = problem.mdata, problem.kinds, problem.modalities
+    sg.tl.label_support(mdata, problem.support_key, modalities)
     out = []
-    for modality in MODALITIES:
+    for modality in modalities:
         obs = mdata[modality].obs
         doubtful = (obs["groove_label_support"] < SUPPORT_THRESHOLD).to_numpy()
-        obs["perturbation_trained"] = obs["perturbation"].astype(object).where(~doubtful, None)
+        obs["label_trained"] = obs[problem.key].astype(object).where(~doubtful, None)
         out.append(("groove_robust", f"left_out_{modality}", float(doubtful.mean())))
         wrong = kinds == "wrong" if modality == MODALITIES[0] else None
         if wrong is not None and wrong.any():
@@ -179,13 +238,15 @@ def groove_robust(mdata, truth: dict, kinds: np.ndarray, seed: int) -> list[tupl
                 ("groove_robust", "left_out_precision", float((doubtful & wrong).sum() / max(doubtful.sum(), 1)))
             )
             out.append(("groove_robust", "left_out_recall", float((doubtful & wrong).sum() / wrong.sum())))
-    sg.GROOVE.setup_mudata(mdata, perturbation_key="perturbation_trained", modalities=MODALITIES, unlabeled="keep")
+    sg.GROOVE.setup_mudata(
+        mdata, perturbation_key="label_trained", modalities=modalities, unlabeled="keep", **problem.setup
+    )
     model = sg.GROOVE(mdata)
     start = time.perf_counter()
     model.train(enable_progress_bar=False, seed=seed)
     out.append(("groove_robust", "train_seconds", time.perf_counter() - start))
     z = model.get_latent_representation()
-    z1, z2 = z[MODALITIES[0]], z[MODALITIES[1]]
+    z1, z2 = z[modalities[0]], z[modalities[1]]
     labels1, labels2 = truth["labels"]
     hard = sg.align.labeled_ot(z1, z2, labels1, labels2)
     out += [("groove_robust", k, v) for k, v in score(hard, truth, kinds).items()]
@@ -203,6 +264,7 @@ def main(argv=None):
     parser.add_argument("--wrong", type=float, default=0.0, help="share of each modality's cells with a wrong label")
     parser.add_argument("--escapers", type=float, default=0.0, help="share of each perturbation's cells that escape")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dataset", default="sim_rho0.8", choices=["sim_rho0.8", REAL])
     parser.add_argument(
         "--pipelines", nargs="*", default=["references", "groove"], choices=["references", "groove", "groove_robust"]
     )
@@ -211,21 +273,18 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with quiet_libraries():
-        mdata = simulate(args.wrong, args.escapers, args.seed)
-        truth = make_truth(mdata, "perturbation", MODALITIES)
-        kinds = (
-            mdata["rna"].obs["label_noise"].astype(str).to_numpy()
-            if "label_noise" in mdata["rna"].obs
-            else np.full(mdata["rna"].n_obs, "clean")
-        )
+        problem = load_problem(args.dataset, args.wrong, args.escapers, args.seed)
+        truth = make_truth(problem.mdata, problem.key, problem.modalities)
         setting = f"wrong{args.wrong:g}_escapers{args.escapers:g}"
+        if args.dataset == REAL:
+            setting = f"{REAL}_wrong{args.wrong:g}"
         latents = out.parent / "latents" / f"{setting}_seed{args.seed}.npz"
         latents.parent.mkdir(exist_ok=True)
-        rows = references(truth, kinds) if "references" in args.pipelines else []
+        rows = references(truth, problem.kinds) if "references" in args.pipelines else []
         if "groove" in args.pipelines:
-            rows += groove(mdata, truth, kinds, args.seed, latents)
+            rows += groove(problem, truth, args.seed, latents)
         if "groove_robust" in args.pipelines:
-            rows += groove_robust(mdata, truth, kinds, args.seed)
+            rows += groove_robust(problem, truth, args.seed)
     table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
     table.insert(0, "seed", args.seed)
     table.insert(0, "setting", setting)
