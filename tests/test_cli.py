@@ -95,7 +95,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     argv += ["--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw", "--early-stopping"]
     argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both"]
     argv += ["--max-block-cells", "500", "--pipeline", "pca_gw"]
-    argv += ["--control-label", "control", "--null-perturbations", "keep"]
+    argv += ["--control-label", "control", "--null-perturbations", "keep", "--unlabeled", "keep"]
     with pytest.raises(KeyboardInterrupt):
         main(argv)
     plan, options = calls["model"], calls["options"]
@@ -117,7 +117,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     )
     assert options.early_stopping and options.impute == "both" and options.seed == 3 and not options.progress_bar
     assert options.max_block_cells == 500 and options.pipeline == "pca_gw"
-    assert plan.setup_kwargs == {"control_label": "control", "null_perturbations": "keep"}
+    assert plan.setup_kwargs == {"control_label": "control", "null_perturbations": "keep", "unlabeled": "keep"}
 
 
 @pytest.mark.parametrize(

@@ -255,3 +255,27 @@ def test_label_support_bad_input(small_mdata):
         sg.tl.label_support(small_mdata, "perturbation", n_neighbors=0)
     with pytest.raises(KeyError, match="'atac' not found"):
         sg.tl.label_support(small_mdata, "perturbation", modalities=("rna", "atac"))
+
+
+@pytest.mark.parametrize("pipeline", ["groove", "pca_gw"])
+def test_match_keeps_unlabeled_cells_without_a_partner(small_mdata, pipeline):
+    mdata = _with_unlabeled_cells(small_mdata, 10)
+    with pytest.raises(ValueError, match="unlabeled='keep'"):
+        sg.tl.match(mdata, pipeline=pipeline, impute="none")
+    result = sg.tl.match(
+        mdata,
+        pipeline=pipeline,
+        impute="forward",
+        setup_kwargs={"unlabeled": "keep"},
+        train_kwargs={"max_epochs": 2, "enable_progress_bar": False},
+    )
+    mass = result.coupling.row_mass
+    assert mass[:10].sum() == 0.0 and (mass[10:] > 0).all()
+    imputed = mdata["rna"].obsm["groove_imputed_protein"]
+    assert imputed.iloc[:10].isna().all().all() and imputed.iloc[10:].notna().all().all()
+
+
+def test_auto_pipeline_refuses_unlabeled_cells(small_mdata):
+    mdata = _with_unlabeled_cells(small_mdata, 3)
+    with pytest.raises(ValueError, match="needs every cell labelled"):
+        sg.tl.match(mdata, pipeline="auto", setup_kwargs={"unlabeled": "keep"})

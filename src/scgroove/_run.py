@@ -60,6 +60,7 @@ class RunOptions:
     group_key: str | None = None
     batch_key: str | None = None
     null_perturbations: str | None = None
+    unlabeled: str | None = None
 
 
 def check_options(options: RunOptions) -> None:
@@ -113,7 +114,7 @@ def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
         model_kwargs={"n_latent": options.n_latent},
         setup_kwargs={
             key: value
-            for key in ("control_label", "group_key", "batch_key", "null_perturbations")
+            for key in ("control_label", "group_key", "batch_key", "null_perturbations", "unlabeled")
             if (value := getattr(options, key)) is not None
         },
         seed=options.seed,

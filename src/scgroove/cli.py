@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         "permutation test) are merged with control for the contrast (default), kept, or left out of training",
     )
     run.add_argument(
+        "--unlabeled",
+        choices=["error", "keep"],
+        help="cells with no perturbation label: refuse them (default) or keep them, embedded but out of the "
+        "contrast and matched to no cell",
+    )
+    run.add_argument(
         "--pipeline",
         choices=["groove", "pca_gw", "pca_per_label_gw", "label_only", "auto"],
         default="groove",
@@ -128,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--method",
-        help="labeled aligner replacing the pipeline's own (labeled_ot, labeled_gw, per_label_gw, labeled_fgw, "
-        "labeled_coot, labeled_knn)",
+        help="labeled aligner replacing the pipeline's own (labeled_ot, soft_labeled_ot, labeled_gw, per_label_gw, "
+        "labeled_fgw, labeled_coot, labeled_knn)",
     )
     run.add_argument(
         "--max-block-cells",
@@ -189,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             group_key=args.group_key,
             batch_key=args.batch_key,
             null_perturbations=args.null_perturbations,
+            unlabeled=args.unlabeled,
         )
         job.check_options(options)
         if args.threads is not None:

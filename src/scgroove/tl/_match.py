@@ -22,7 +22,7 @@ from scgroove._results import (
 )
 from scgroove.align import Coupling, align, select_by_label_resolution
 from scgroove.align._api import align_within_strata
-from scgroove.align._blocks import one_hot_labels
+from scgroove.align._blocks import label_strings, one_hot_labels
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
@@ -53,7 +53,7 @@ PIPELINES: dict[str, Pipeline] = {
     "label_only": Pipeline("label_only", "labeled_ot", "labels only: uniform within each label (a floor)", True),
 }
 #: Screen options of :meth:`scgroove.GROOVE.setup_mudata` that ``setup_kwargs`` may set.
-SETUP_KWARGS = ("control_label", "group_key", "batch_key", "null_perturbations", "effect_test")
+SETUP_KWARGS = ("control_label", "group_key", "batch_key", "null_perturbations", "effect_test", "unlabeled")
 #: Candidates of ``pipeline="auto"``, in the order ties are broken. ``"label_only"`` resolves merged
 #: labels at chance, so it is chosen only where every other candidate does worse than chance: then
 #: the labels are all the data supports.
@@ -165,11 +165,16 @@ def prepare_match(
         raise ValueError("selection_repeats and selection_epochs must be >= 1.")
     modalities = tuple(modalities)
     layers = dict(layers or {})
-    validate_weakly_paired(mdata, perturbation_key, modalities, layers)
     setup_kwargs = dict(setup_kwargs or {})
     unknown = set(setup_kwargs) - set(SETUP_KWARGS)
     if unknown:
         raise TypeError(f"setup_kwargs {sorted(unknown)} are not screen options of setup_mudata; use {SETUP_KWARGS}.")
+    validate_weakly_paired(mdata, perturbation_key, modalities, layers, setup_kwargs.get("unlabeled", "error"))
+    if pipeline == "auto" and any(mdata.mod[m].obs[perturbation_key].isna().any() for m in modalities):
+        raise ValueError(
+            "pipeline='auto' merges labels to choose a pipeline and needs every cell labelled; name a pipeline "
+            "to keep unlabeled cells."
+        )
     check_screen_keys(
         mdata, perturbation_key, modalities, **{k: v for k, v in setup_kwargs.items() if k != "effect_test"}
     )
@@ -227,8 +232,9 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         ``train_kwargs`` (``GROOVE.train``, e.g. ``{"max_epochs": 100}``), ``model_kwargs``
         (``GROOVE(...)``), ``setup_kwargs`` (the screen options of
         :meth:`scgroove.GROOVE.setup_mudata`: ``control_label``, ``group_key``, ``batch_key``,
-        ``null_perturbations``, ``effect_test``; they shape GROOVE's training, checked before it;
-        with ``batch_key`` every pipeline matches cells within their own batch),
+        ``null_perturbations``, ``effect_test``, ``unlabeled``; they shape GROOVE's training,
+        checked before it; with ``batch_key`` every pipeline matches cells within their own
+        batch; with ``unlabeled="keep"`` cells without a label get no partner in any pipeline),
         ``seed``, ``selection_repeats``, ``selection_epochs``,
         ``max_obsm_bytes`` (largest imputation written to ``obsm``, checked before training;
         256 MiB by default: impute many features with :meth:`scgroove.GROOVE.impute`'s
@@ -262,7 +268,7 @@ def run_match(plan: MatchPlan) -> MatchResult:
         selection = _select(plan)
         chosen = str(selection.best["pipeline"])
     spec = PIPELINES[chosen]
-    labels = [plan.mdata.mod[m].obs[plan.perturbation_key].astype(str).to_numpy() for m in plan.modalities]
+    labels = [label_strings(plan.mdata.mod[m].obs[plan.perturbation_key]).to_numpy() for m in plan.modalities]
     aligner = plan.aligner or spec.aligner
     x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
     batch_key = plan.setup_kwargs.get("batch_key")  # donors are known in both modalities: match within each
