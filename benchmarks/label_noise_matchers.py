@@ -27,7 +27,7 @@ PATTERN = re.compile(r"wrong(?P<wrong>[\d.]+)_escapers(?P<escapers>[\d.]+)_seed(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results")
-    parser.add_argument("--penalties", nargs="*", type=float, default=[0.1, 0.25, 0.5])
+    parser.add_argument("--penalties", nargs="*", type=float, default=[0.1, 0.25])
     parser.add_argument("--out", default="benchmarks/results/label_noise/matchers.csv")
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -7,7 +7,7 @@ wrongly labelled cell's mass that reaches its true partner's block; then paired 
 Wilcoxon tests of the named comparisons, and draws the curves.
 
     python benchmarks/label_noise_report.py benchmarks/results/label_noise/results.csv \\
-        --figure benchmarks/results/label_noise/curves.png
+        benchmarks/results/label_noise/matchers.csv --figure benchmarks/results/label_noise/curves.png
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ METRICS = ("bary_foscttm", "trace", "cell_pearson", "feature_pearson", "wrong_to
 FAMILIES = {"pca+labeled_gw": "PCA + labeled GW", "pca+per_label_gw": "PCA + per-label GW"}
 SHOWN = {
     "groove": "GROOVE default (labeled OT)",
+    "groove+soft_labeled_ot@0.25": "GROOVE + soft labeled OT (penalty 0.25)",
     "groove+soft_labeled_ot@0.5": "GROOVE + soft labeled OT (penalty 0.5)",
     "groove_robust": "GROOVE robust (labeled OT)",
-    "groove_robust+soft_labeled_ot@0.5": "GROOVE robust + soft labeled OT (0.5)",
+    "groove_robust+soft_labeled_ot@0.25": "GROOVE robust + soft labeled OT (0.25)",
     "pca+labeled_gw": "PCA + labeled GW (best eps)",
     "pca+per_label_gw": "PCA + per-label GW (best eps)",
     "label_only+labeled_ot": "labels alone",
@@ -125,7 +126,7 @@ def draw(frame: pd.DataFrame, path: str) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv")
+    parser.add_argument("csv", nargs="+", help="label_noise.py's CSV, and label_noise_matchers.py's on the same runs")
     parser.add_argument("--figure")
     parser.add_argument(
         "--compare",
@@ -136,7 +137,8 @@ def main(argv=None):
         help="paired test of NEW against OLD per setting (default: soft vs hard, GROOVE vs PCA + labeled GW)",
     )
     args = parser.parse_args(argv)
-    table = best_epsilon(pd.read_csv(args.csv))
+    table = pd.concat([pd.read_csv(path) for path in args.csv], ignore_index=True)
+    table = best_epsilon(table.drop_duplicates(["setting", "seed", "pipeline", "metric"]))  # first file wins
     frame = summary(table)
     pd.set_option("display.width", 250)
     for metric in METRICS:
@@ -148,10 +150,11 @@ def main(argv=None):
         print(f"\n## {metric} (mean ± s.e., n = {int(part['n'].max())} seeds)\n")
         print(wide.fillna("").to_markdown())
     comparisons = args.compare or [
+        ("groove+soft_labeled_ot@0.25", "groove"),
         ("groove+soft_labeled_ot@0.5", "groove"),
         ("groove", "pca+labeled_gw"),
         ("groove_robust", "groove"),
-        ("groove_robust+soft_labeled_ot@0.5", "groove"),
+        ("groove_robust+soft_labeled_ot@0.25", "groove+soft_labeled_ot@0.25"),
     ]
     tests = pd.concat(
         [paired(table, new, old, metric) for new, old in comparisons for metric in ("bary_foscttm", "cell_pearson")],

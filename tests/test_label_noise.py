@@ -279,3 +279,12 @@ def test_auto_pipeline_refuses_unlabeled_cells(small_mdata):
     mdata = _with_unlabeled_cells(small_mdata, 3)
     with pytest.raises(ValueError, match="needs every cell labelled"):
         sg.tl.match(mdata, pipeline="auto", setup_kwargs={"unlabeled": "keep"})
+
+
+def test_soft_labeled_ot_splits_large_labels_like_labeled_ot(clusters):
+    x1, x2, labels1, labels2, _, _ = clusters
+    whole = sg.align.soft_labeled_ot(x1, x2, labels1, labels2)
+    split = sg.align.soft_labeled_ot(x1, x2, labels1, labels2, max_block_cells=20)
+    assert split.blocks[0].plan.nnz < whole.blocks[0].plan.nnz / 2  # pairs grow with the parts, not the label
+    np.testing.assert_allclose(split.row_mass, whole.row_mass, rtol=1e-3)  # per-cell mass unchanged
+    assert split.params["max_block_cells"] == 20 and split.converged
