@@ -110,6 +110,8 @@ def draw(frame: pd.DataFrame, path: str) -> None:
             if line.empty:
                 continue
             ax.errorbar(line[axis], line["mean"], yerr=line["se"], marker="o", capsize=3, label=label)
+        if metric == "bary_foscttm":
+            ax.set_yscale("log")  # the references sit an order of magnitude apart
         ax.set_xlabel("share of wrong labels" if axis == "wrong" else "share of escapers per perturbation")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
