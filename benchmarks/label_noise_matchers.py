@@ -1,11 +1,14 @@
 """More matchers on the latents ``label_noise.py`` kept: the soft matcher's penalty, without training again.
 
-For every ``latents/<setting>_seed<s>.npz`` not yet in the output, the simulation is drawn again
-(it is deterministic in its seed), the truth rebuilt, and ``soft_labeled_ot`` run at each
+For every ``latents/<setting>_seed<s>.npz`` not yet in the output, the data are made again (the
+simulation and the real screen's panels and corrupted calls are deterministic in their seed), the
+truth rebuilt, and ``soft_labeled_ot`` run at each
 ``--penalties`` value on GROOVE's latents; rows go to a tidy CSV like ``label_noise.py``'s.
 
     OMP_NUM_THREADS=1 python benchmarks/label_noise_matchers.py benchmarks/results/label_noise \\
         --out benchmarks/results/label_noise/matchers.csv
+    OMP_NUM_THREADS=1 python benchmarks/label_noise_matchers.py benchmarks/results/label_noise \\
+        --dataset papalexi_panels --penalties 0.25 --out benchmarks/results/label_noise/real_matchers.csv
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from label_noise import MODALITIES, score, simulate
+from label_noise import REAL, load_problem, score
 from within_group_screen import make_truth, quiet_libraries
 
 import scgroove as sg
 
 PATTERN = re.compile(r"wrong(?P<wrong>[\d.]+)_escapers(?P<escapers>[\d.]+)_seed(?P<seed>\d+)\.npz")
+REAL_PATTERN = re.compile(REAL + r"_wrong(?P<wrong>[\d.]+)_seed(?P<seed>\d+)\.npz")
 
 
 def main(argv=None):
@@ -29,24 +33,25 @@ def main(argv=None):
     parser.add_argument("results")
     parser.add_argument("--penalties", nargs="*", type=float, default=[0.1, 0.25])
     parser.add_argument("--out", default="benchmarks/results/label_noise/matchers.csv")
+    parser.add_argument("--dataset", default="sim_rho0.8", choices=["sim_rho0.8", REAL])
     args = parser.parse_args(argv)
     out = Path(args.out)
     done = set()
     if out.exists():
         done = set(pd.read_csv(out)[["setting", "seed"]].drop_duplicates().itertuples(index=False, name=None))
     for path in sorted((Path(args.results) / "latents").glob("*.npz")):
-        found = PATTERN.fullmatch(path.name)
+        found = (REAL_PATTERN if args.dataset == REAL else PATTERN).fullmatch(path.name)
         if found is None:
             continue
-        wrong, escapers, seed = float(found["wrong"]), float(found["escapers"]), int(found["seed"])
-        setting = f"wrong{wrong:g}_escapers{escapers:g}"
+        wrong, seed = float(found["wrong"]), int(found["seed"])
+        escapers = float(found["escapers"]) if args.dataset != REAL else 0.0
+        setting = f"wrong{wrong:g}_escapers{escapers:g}" if args.dataset != REAL else f"{REAL}_wrong{wrong:g}"
         if (setting, seed) in done:
             continue
         with quiet_libraries():
-            mdata = simulate(wrong, escapers, seed)
-            truth = make_truth(mdata, "perturbation", MODALITIES)
-            obs = mdata[MODALITIES[0]].obs
-            kinds = obs["label_noise"].astype(str).to_numpy() if "label_noise" in obs else np.full(len(obs), "clean")
+            problem = load_problem(args.dataset, wrong, escapers, seed)
+            truth = make_truth(problem.mdata, problem.key, problem.modalities)
+            kinds = problem.kinds
             z = np.load(path)
             rows = []
             for penalty in args.penalties:

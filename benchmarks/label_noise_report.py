@@ -122,7 +122,7 @@ def draw(frame: pd.DataFrame, path: str) -> None:
                 handles.append(handle)
                 labels.append(label)
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     fig.savefig(path, dpi=130)
 
 
