@@ -260,6 +260,8 @@ class ModelOutputsMixin:
             e.g. the donor): match each cell only to cells of its own batch, i.e. labeled methods
             couple within (label, batch) blocks, all named by the label. A cell's true partner
             has its donor, so this only removes wrong matches; ``False`` matches across batches.
+            With ``"soft_labeled_ot"`` the (label, batch) block is what mass may leave, at the
+            same penalty whether it crosses a label or a batch.
         **params
             Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...).
 
