@@ -1,6 +1,7 @@
 """Labeled OT as a user runs it: the first call in a fresh process, against a plain per-label POT loop.
 
 Usage: python benchmarks/labeled_ot_speed.py [--repeats 3] [--cases small screen ragged large]
+    [--routes scgroove soft pot_loop]
 
 Each measurement is a new Python process that builds the problem (numpy only), imports what the
 route needs, then times ONE call: ``sg.align.labeled_ot(...)`` followed by ``.to_sparse()`` (the
@@ -51,11 +52,12 @@ centres = rng.normal(0, 3, (n_labels, 32))
 z1 = (centres[labels1.astype(int)] + rng.normal(size=(cells, 32))).astype(np.float32)
 z2 = (centres[labels2.astype(int)] + rng.normal(size=(cells, 32))).astype(np.float32)
 inputs = rss_mib()
-if route == "scgroove":
+if route in ("scgroove", "soft"):
     import scgroove as sg
     imported = rss_mib()
+    solve = sg.align.labeled_ot if route == "scgroove" else sg.align.soft_labeled_ot
     start = time.perf_counter()
-    matrix = sg.align.labeled_ot(z1, z2, labels1, labels2, epsilon=EPSILON, tol=TOL).to_sparse()
+    matrix = solve(z1, z2, labels1, labels2, epsilon=EPSILON, tol=TOL).to_sparse()
     seconds = time.perf_counter() - start
     entries = int(matrix.nnz)
 else:
@@ -91,13 +93,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per route and case")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--routes",
+        nargs="*",
+        default=["scgroove", "pot_loop"],
+        choices=["scgroove", "soft", "pot_loop"],
+        help="soft: sg.align.soft_labeled_ot (default penalty) instead of labeled_ot",
+    )
     args = parser.parse_args(argv)
     rows = []
     for case in args.cases:
         cells, labels, concentration = CASES[case]
         runs = {
             route: [first_call(route, cells, labels, concentration) for _ in range(args.repeats)]
-            for route in ("scgroove", "pot_loop")
+            for route in args.routes
         }
         median = {route: statistics.median(r["seconds"] for r in results) for route, results in runs.items()}
         for route, results in runs.items():
@@ -109,8 +118,8 @@ def main(argv=None) -> None:
                     "route": route,
                     "first call s (median)": round(median[route], 3),
                     "each run s": " ".join(f"{r['seconds']:.3f}" for r in results),
-                    "loop / scgroove": round(median["pot_loop"] / median["scgroove"], 2)
-                    if route == "scgroove"
+                    "loop / route": round(median["pot_loop"] / median[route], 2)
+                    if route != "pot_loop" and "pot_loop" in median
                     else None,
                     "peak RSS MiB (max)": round(max(r["peak_rss_mib"] for r in results)),
                     "after imports MiB": round(statistics.median(r["after_imports_mib"] for r in results)),
