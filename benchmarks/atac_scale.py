@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import current_peak_rss_mib, reset_peak_rss  # noqa: E402
 
 import scgroove as sg  # noqa: E402
-from scgroove.align._blocks import one_hot_labels  # noqa: E402
+from scgroove.align import one_hot_labels  # noqa: E402
 from scgroove.benchmark._runner import quiet_libraries  # noqa: E402
 from scgroove.model._guide import modality_pca  # noqa: E402
 

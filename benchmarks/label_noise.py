@@ -3,14 +3,18 @@
 One run = one noise setting x one seed of the screen-scale simulation (``sim_rho0.8`` of
 ``within_group_screen.py``: 40 perturbations + control, 150 cells each, 2,000 sparse genes and 50
 proteins), with ``--wrong`` of each modality's cells given another perturbation's label and
-``--escapers`` of each perturbation's cells left in control's state. Everything is scored on the
-same split against the simulator's truth:
+``--escapers`` of each perturbation's cells left in control's state and ``--multiplets`` of each
+modality's cells two-cell droplets reported under one of their two labels. Everything is scored on
+the same split against the simulator's truth:
 
 * the references: labels alone + labeled OT, PCA + labeled GW and PCA + per-label GW at each
   epsilon, the label-mean imputation;
 * GROOVE trained as a user trains it (``GROOVE(mdata).train()``, its default guide and early
   stopping), its latent matched by ``labeled_ot`` (the default) and by ``soft_labeled_ot`` at
-  several label penalties.
+  several label penalties;
+* with ``--pipelines groove_multiplets_unlabeled``, GROOVE set up as the docs advise for droplets
+  with two guide calls: their label set to missing and ``unlabeled="keep"`` (embedded, out of the
+  contrast, matched nowhere).
 
 ``--dataset papalexi_panels`` runs the same on the real CRISPR screen (its 299 genes as two
 disjoint panels, matched within guide, set up with ``group_key="target"`` and
@@ -21,7 +25,8 @@ being the truth.
 Per coupling: barycentric FOSCTTM, trace and imputation on the RNA cells whose label is right;
 for the RNA cells with a wrong label, the share of their mass that reaches their true partner's
 label block (``wrong_to_true_block``; 0 for every hard-block matcher); for escapers, their trace
-and the share of their mass that leaves their (right) label. For the soft matcher, how well its
+and the share of their mass that leaves their (right) label; for two-cell droplets, the share of
+their mass on their first cell's partner (``multiplet_trace``). For the soft matcher, how well its
 per-cell off-label share flags the wrong labels (AUROC, precision and recall at 0.5). Rows are
 appended to a tidy CSV (setting, seed, pipeline, metric, value).
 
@@ -54,7 +59,7 @@ from within_group_screen import (
 )
 
 import scgroove as sg
-from scgroove.align._blocks import one_hot_labels
+from scgroove.align import one_hot_labels
 from scgroove.benchmark import label_mean_imputation
 
 MODALITIES = ("rna", "protein")
@@ -79,12 +84,12 @@ class Problem:
         return self.setup.get("group_key", self.key)
 
 
-def load_problem(dataset: str, wrong: float, escapers: float, seed: int) -> Problem:
+def load_problem(dataset: str, wrong: float, escapers: float, seed: int, multiplets: float = 0.0) -> Problem:
     if dataset == REAL:
         mdata, key, modalities = load(REAL, seed)
         kinds = corrupt_guides(mdata, key, modalities, wrong, group_key="target", seed=seed)
         return Problem(mdata, key, modalities, kinds, dict(SCREEN_SETS[REAL]))
-    mdata = simulate(wrong, escapers, seed)
+    mdata = simulate(wrong, escapers, seed, multiplets)
     obs = mdata[MODALITIES[0]].obs
     kinds = obs["label_noise"].astype(str).to_numpy() if "label_noise" in obs else np.full(len(obs), "clean")
     return Problem(mdata, "perturbation", MODALITIES, kinds)
@@ -109,10 +114,21 @@ def corrupt_guides(mdata, key: str, modalities, fraction: float, group_key: str,
     return kinds
 
 
-def simulate(wrong: float, escapers: float, seed: int):
+def simulate(wrong: float, escapers: float, seed: int, multiplets: float = 0.0):
     return sg.datasets.simulate(
-        **SCREEN, **SIMULATIONS["sim_rho0.8"], wrong_label_fraction=wrong, escaper_fraction=escapers, seed=seed
+        **SCREEN,
+        **SIMULATIONS["sim_rho0.8"],
+        wrong_label_fraction=wrong,
+        escaper_fraction=escapers,
+        multiplet_fraction=multiplets,
+        seed=seed,
     )
+
+
+def setting_name(wrong: float, escapers: float, multiplets: float = 0.0) -> str:
+    """A simulated noise setting's name in the tables (droplets named only where there are some)."""
+    name = f"wrong{wrong:g}_escapers{escapers:g}"
+    return name + (f"_multiplets{multiplets:g}" if multiplets else "")
 
 
 def row_shares(coupling, columns_of) -> np.ndarray:
@@ -150,6 +166,9 @@ def score(coupling, truth: dict, kinds: np.ndarray) -> dict:
         rows["escaper_trace"] = sg.metrics.trace(coupling, np.where(escaper, match, -1))
         off = row_shares(coupling, lambda r, c: labels2[c] != labels1[r])
         rows["escaper_off_label"] = float(np.nanmean(off[escaper]))
+    multiplet = (kinds == "multiplet") & (match >= 0)
+    if multiplet.any():
+        rows["multiplet_trace"] = sg.metrics.trace(coupling, np.where(multiplet, match, -1))
     return rows
 
 
@@ -259,32 +278,65 @@ def groove_robust(problem: Problem, truth: dict, seed: int) -> list[tuple]:
     return out
 
 
+def groove_multiplets_unlabeled(problem: Problem, truth: dict, seed: int) -> list[tuple]:
+    """GROOVE with every droplet of two guide calls set up as unlabeled, as the docs advise.
+
+    A guide caller reports such droplets with both calls (``obs["perturbations_called"]`` holds
+    ``"A;B"``); their label is set to missing, they are set up with ``unlabeled="keep"`` (out of
+    the contrast and the guide, in no label block), and the other cells are scored as before.
+    """
+    mdata, modalities = problem.mdata, problem.modalities
+    out = []
+    for modality in modalities:
+        obs = mdata[modality].obs
+        droplet = obs["perturbations_called"].astype(str).str.contains(";").to_numpy()
+        obs["label_singlets"] = obs[problem.key].astype(object).where(~droplet, None)
+        out.append(("groove_multiplets_unlabeled", f"unlabeled_{modality}", float(droplet.mean())))
+    sg.GROOVE.setup_mudata(
+        mdata, perturbation_key="label_singlets", modalities=modalities, unlabeled="keep", **problem.setup
+    )
+    model = sg.GROOVE(mdata)
+    start = time.perf_counter()
+    model.train(enable_progress_bar=False, seed=seed)
+    out.append(("groove_multiplets_unlabeled", "train_seconds", time.perf_counter() - start))
+    coupling = model.align()  # the singlets' labels: the droplets are matched nowhere
+    out += [("groove_multiplets_unlabeled", k, v) for k, v in score(coupling, truth, problem.kinds).items()]
+    return out
+
+
+PIPELINES = {
+    "groove": groove,
+    "groove_robust": groove_robust,
+    "groove_multiplets_unlabeled": groove_multiplets_unlabeled,
+}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wrong", type=float, default=0.0, help="share of each modality's cells with a wrong label")
     parser.add_argument("--escapers", type=float, default=0.0, help="share of each perturbation's cells that escape")
+    parser.add_argument(
+        "--multiplets", type=float, default=0.0, help="share of each modality's cells that are two-cell droplets"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset", default="sim_rho0.8", choices=["sim_rho0.8", REAL])
-    parser.add_argument(
-        "--pipelines", nargs="*", default=["references", "groove"], choices=["references", "groove", "groove_robust"]
-    )
+    parser.add_argument("--pipelines", nargs="*", default=["references", "groove"], choices=["references", *PIPELINES])
     parser.add_argument("--out", default="benchmarks/results/label_noise/results.csv")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with quiet_libraries():
-        problem = load_problem(args.dataset, args.wrong, args.escapers, args.seed)
+        problem = load_problem(args.dataset, args.wrong, args.escapers, args.seed, args.multiplets)
         truth = make_truth(problem.mdata, problem.key, problem.modalities)
-        setting = f"wrong{args.wrong:g}_escapers{args.escapers:g}"
+        setting = setting_name(args.wrong, args.escapers, args.multiplets)
         if args.dataset == REAL:
             setting = f"{REAL}_wrong{args.wrong:g}"
         latents = out.parent / "latents" / f"{setting}_seed{args.seed}.npz"
         latents.parent.mkdir(exist_ok=True)
         rows = references(truth, problem.kinds) if "references" in args.pipelines else []
-        if "groove" in args.pipelines:
-            rows += groove(problem, truth, args.seed, latents)
-        if "groove_robust" in args.pipelines:
-            rows += groove_robust(problem, truth, args.seed)
+        for name, run in PIPELINES.items():
+            if name in args.pipelines:
+                rows += run(problem, truth, args.seed, latents) if name == "groove" else run(problem, truth, args.seed)
     table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
     table.insert(0, "seed", args.seed)
     table.insert(0, "setting", setting)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from label_noise import REAL, load_problem, score
+from label_noise import REAL, load_problem, score, setting_name
 from within_group_screen import make_truth, quiet_libraries
 
 import scgroove as sg
 
-PATTERN = re.compile(r"wrong(?P<wrong>[\d.]+)_escapers(?P<escapers>[\d.]+)_seed(?P<seed>\d+)\.npz")
+PATTERN = re.compile(
+    r"wrong(?P<wrong>[\d.]+)_escapers(?P<escapers>[\d.]+)(_multiplets(?P<multiplets>[\d.]+))?_seed(?P<seed>\d+)\.npz"
+)
 REAL_PATTERN = re.compile(REAL + r"_wrong(?P<wrong>[\d.]+)_seed(?P<seed>\d+)\.npz")
 
 
@@ -45,11 +47,12 @@ def main(argv=None):
             continue
         wrong, seed = float(found["wrong"]), int(found["seed"])
         escapers = float(found["escapers"]) if args.dataset != REAL else 0.0
-        setting = f"wrong{wrong:g}_escapers{escapers:g}" if args.dataset != REAL else f"{REAL}_wrong{wrong:g}"
+        multiplets = float(found["multiplets"] or 0) if args.dataset != REAL else 0.0
+        setting = setting_name(wrong, escapers, multiplets) if args.dataset != REAL else f"{REAL}_wrong{wrong:g}"
         if (setting, seed) in done:
             continue
         with quiet_libraries():
-            problem = load_problem(args.dataset, wrong, escapers, seed)
+            problem = load_problem(args.dataset, wrong, escapers, seed, multiplets)
             truth = make_truth(problem.mdata, problem.key, problem.modalities)
             kinds = problem.kinds
             z = np.load(path)

@@ -1,4 +1,4 @@
-"""Degradation curves of ``label_noise.py``: each pipeline against wrong labels and escapers, with references.
+"""Degradation curves of ``label_noise.py``: each pipeline against wrong labels, escapers and droplets, with references.
 
 Reads the tidy CSV, takes each reference at its best epsilon per seed (on the truth: this
 flatters the references), and prints per setting x pipeline the mean +- s.e. over seeds of
@@ -21,7 +21,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from scipy.stats import wilcoxon
 
-METRICS = ("bary_foscttm", "trace", "cell_pearson", "feature_pearson", "wrong_to_true_block", "flag_auroc")
+METRICS = (
+    "bary_foscttm",
+    "trace",
+    "cell_pearson",
+    "feature_pearson",
+    "wrong_to_true_block",
+    "multiplet_trace",
+    "flag_auroc",
+)
 #: Reference families: each is reported at the epsilon that scores best on each seed.
 FAMILIES = {"pca+labeled_gw": "PCA + labeled GW", "pca+per_label_gw": "PCA + per-label GW"}
 SHOWN = {
@@ -30,10 +38,19 @@ SHOWN = {
     "groove+soft_labeled_ot@0.5": "GROOVE + soft labeled OT (penalty 0.5)",
     "groove_robust": "GROOVE robust (labeled OT)",
     "groove_robust+soft_labeled_ot@0.25": "GROOVE robust + soft labeled OT (0.25)",
+    "groove_multiplets_unlabeled": "GROOVE, two-guide droplets unlabeled",
     "pca+labeled_gw": "PCA + labeled GW (best eps)",
     "pca+per_label_gw": "PCA + per-label GW (best eps)",
     "label_only+labeled_ot": "labels alone",
     "label_mean": "label-mean imputation",
+}
+
+
+#: The three kinds of label noise and what their share is a share of.
+NOISE = {
+    "wrong": "share of wrong labels",
+    "escapers": "share of escapers per perturbation",
+    "multiplets": "share of two-cell droplets",
 }
 
 
@@ -51,9 +68,11 @@ def best_epsilon(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def noise_level(setting: str) -> tuple[float, float]:
-    wrong, escapers = setting.removeprefix("wrong").split("_escapers")
-    return float(wrong), float(escapers)
+def noise_level(setting: str) -> tuple[float, float, float]:
+    """Wrong-label, escaper and droplet shares of a setting named by ``label_noise.setting_name``."""
+    wrong, rest = setting.removeprefix("wrong").split("_escapers")
+    escapers, _, multiplets = rest.partition("_multiplets")
+    return float(wrong), float(escapers), float(multiplets or 0)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -93,18 +112,26 @@ def paired(table: pd.DataFrame, new: str, old: str, metric: str) -> pd.DataFrame
 
 def draw(frame: pd.DataFrame, path: str) -> None:
     frame = frame.copy()
-    frame[["wrong", "escapers"]] = frame["setting"].apply(lambda s: pd.Series(noise_level(s)))
+    frame = frame[~frame["setting"].str.startswith("papalexi")]
+    frame[list(NOISE)] = frame["setting"].apply(lambda s: pd.Series(noise_level(s)))
     panels = [
         ("wrong", "bary_foscttm", "barycentric FOSCTTM, right-label cells\n(lower is better)"),
         ("wrong", "wrong_to_true_block", "mass of a wrong-label cell\nreaching its true partner's block"),
         ("wrong", "cell_pearson", "imputation cell Pearson,\nright-label cells"),
         ("escapers", "bary_foscttm", "barycentric FOSCTTM\n(lower is better)"),
         ("escapers", "cell_pearson", "imputation cell Pearson"),
+        ("multiplets", "bary_foscttm", "barycentric FOSCTTM, singlets\n(lower is better)"),
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
+    panels = [panel for panel in panels if panel[0] == "wrong" or (frame[panel[0]] > 0).any()]
+    n_rows = -(-len(panels) // 3)
+    fig, grid = plt.subplots(n_rows, 3, figsize=(13, 3.6 * n_rows + 0.9), squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    axes = axes[: len(panels)]
     for ax, (axis, metric, title) in zip(axes, panels, strict=True):
-        other = "escapers" if axis == "wrong" else "wrong"
-        part = frame[(frame["metric"] == metric) & (frame[other] == 0)]
+        others = [kind for kind in NOISE if kind != axis]
+        part = frame[(frame["metric"] == metric) & (frame[others] == 0).all(axis=1)]
         for pipeline, label in SHOWN.items():
             line = part[part["pipeline"] == pipeline].sort_values(axis)
             if line.empty:
@@ -112,7 +139,7 @@ def draw(frame: pd.DataFrame, path: str) -> None:
             ax.errorbar(line[axis], line["mean"], yerr=line["se"], marker="o", capsize=3, label=label)
         if metric == "bary_foscttm":
             ax.set_yscale("log")  # the references sit an order of magnitude apart
-        ax.set_xlabel("share of wrong labels" if axis == "wrong" else "share of escapers per perturbation")
+        ax.set_xlabel(NOISE[axis])
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
@@ -121,9 +148,9 @@ def draw(frame: pd.DataFrame, path: str) -> None:
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.17, 1, 1))
-    fig.savefig(path, dpi=130)
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.9 / (3.6 * n_rows + 0.9) + 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):

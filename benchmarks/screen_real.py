@@ -34,7 +34,7 @@ from within_group_screen import (  # noqa: E402
 
 import scgroove as sg  # noqa: E402
 from scgroove._mudata import new_mudata  # noqa: E402
-from scgroove.align._blocks import stratified_labels  # noqa: E402
+from scgroove.align import stratified_labels  # noqa: E402
 from scgroove.benchmark._runner import quiet_libraries  # noqa: E402
 
 

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 import torch
 
 import scgroove as sg
-from scgroove.align._blocks import one_hot_labels
+from scgroove.align import one_hot_labels
 from scgroove.benchmark import label_mean_imputation
 from scgroove.benchmark._runner import quiet_libraries
 from scgroove.model._guide import modality_pca

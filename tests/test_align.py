@@ -367,6 +367,39 @@ def test_push_pull_transfer_labels_and_top_k(problem):
         coupling.top_k(0)
 
 
+def test_cap_entries_bounds_only_large_couplings(problem, monkeypatch):
+    """'auto' cuts a coupling to AUTO_TOP_K entries per cell only above AUTO_TOP_K_ABOVE entries."""
+    import scgroove.align._coupling as coupling_module
+
+    x1, x2, labels1, labels2, _ = problem
+    coupling = sg.align.labeled_ot(x1, x2, labels1, labels2)
+    assert coupling.cap_entries() is coupling and coupling.cap_entries(None) is coupling
+    monkeypatch.setattr(coupling_module, "AUTO_TOP_K_ABOVE", coupling.n_entries - 1)
+    monkeypatch.setattr(coupling_module, "AUTO_TOP_K", 3)
+    capped = coupling.cap_entries()
+    assert capped.info["top_k"] == 3 and capped.max_entries_per_row() == 3 < coupling.max_entries_per_row()
+    assert coupling.cap_entries(5).max_entries_per_row() == 5
+    with pytest.raises(ValueError, match="top_k must be"):
+        coupling.cap_entries(-1)
+
+
+def test_top_k_of_a_sparse_block_equals_the_dense_route(problem):
+    """A sparse block (the soft matcher's) is cut row by row without a dense copy, as a dense block is."""
+    x1, x2, labels1, labels2, _ = problem
+    soft = sg.align.soft_labeled_ot(x1, x2, labels1, labels2)
+    dense = soft.to_sparse().toarray()
+    as_dense = sg.align.Coupling(
+        soft.n1, soft.n2, [sg.align.CouplingBlock(np.arange(soft.n1), np.arange(soft.n2), dense)]
+    )
+    assert soft.max_entries_per_row() == np.diff(soft.to_sparse().indptr).max() > 4
+    cut, reference = soft.top_k(4), as_dense.top_k(4)
+    np.testing.assert_allclose(cut.to_sparse().toarray(), reference.to_sparse().toarray(), atol=1e-15)
+    assert cut.max_entries_per_row() == 4
+    moved = 0.5 * np.abs(cut.to_sparse().toarray() - dense).sum()
+    assert cut.info["top_k_mass_moved"] == pytest.approx(moved) and 0 < moved < 1
+    np.testing.assert_allclose(cut.row_mass, soft.row_mass)
+
+
 def test_max_block_cells_splits_large_labels_and_keeps_per_cell_mass():
     """A large label (the control) is matched within random parts; every cell keeps its mass."""
     rng = np.random.default_rng(5)

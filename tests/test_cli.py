@@ -94,7 +94,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     argv = ["run", str(input_file), "--perturbation-key", "guide", "--modalities", "protein", "rna"]
     argv += ["--max-epochs", "7", "--n-latent", "5", "--method", "labeled_gw", "--early-stopping"]
     argv += ["--device", "cpu", "--seed", "3", "--quiet", "--impute", "both"]
-    argv += ["--max-block-cells", "500", "--pipeline", "pca_gw"]
+    argv += ["--max-block-cells", "500", "--pipeline", "pca_gw", "--top-k", "40"]
     argv += ["--control-label", "control", "--null-perturbations", "keep", "--unlabeled", "keep"]
     with pytest.raises(KeyboardInterrupt):
         main(argv)
@@ -117,6 +117,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     )
     assert options.early_stopping and options.impute == "both" and options.seed == 3 and not options.progress_bar
     assert options.max_block_cells == 500 and options.pipeline == "pca_gw"
+    assert options.top_k == 40 and plan.top_k == 40
     assert plan.setup_kwargs == {"control_label": "control", "null_perturbations": "keep", "unlabeled": "keep"}
 
 
@@ -132,6 +133,8 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
         (["--method", "labeled_knn", "--max-block-cells", "9"], "not to --method 'labeled_knn'"),
         (["--max-block-cells", "0"], "--max-block-cells must be >= 1"),
         (["--threads", "0"], "--threads must be >= 1"),
+        (["--top-k", "0"], "--top-k must be a positive integer, 'auto' or 'none', not '0'"),
+        (["--top-k", "many"], "--top-k must be a positive integer, 'auto' or 'none', not 'many'"),
         (["--control-label", "DMSO"], "control_label 'DMSO' has no cells in modality 'rna'"),
         (["--batch-key", "donor"], "batch_key 'donor' not found in mdata['rna'].obs"),
         (["--group-key", "gene"], "group_key 'gene' not found"),

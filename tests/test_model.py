@@ -243,6 +243,12 @@ def test_imputation_sizes_and_outputs(small_mdata):
     stored = small_mdata.uns["groove"]["coupling"]["matrix"]
     assert np.diff(stored.indptr).max() <= 2 and 0 < sparse.info["top_k_mass_moved"] < 1
     assert small_mdata.uns["groove"]["coupling"]["info"]["top_k"] == 2
+    full = model.align()  # "auto": a small coupling is stored whole
+    assert "top_k" not in full.info and full.n_entries == full.to_sparse().nnz > 2 * small_mdata["rna"].n_obs
+    assert model.align(top_k=None).n_entries == full.n_entries
+    for bad in (0, 2.5, "all", True):
+        with pytest.raises(ValueError, match="top_k must be a positive integer, 'auto' or None"):
+            model.align(top_k=bad)
 
 
 def test_align_uses_the_labels_registered_at_setup(small_mdata):

@@ -56,6 +56,7 @@ class RunOptions:
     impute: str = "forward"
     save_model: Path | None = None
     max_block_cells: int | None = None
+    top_k: int | str | None = "auto"
     control_label: str | None = None
     group_key: str | None = None
     batch_key: str | None = None
@@ -118,6 +119,7 @@ def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
             if (value := getattr(options, key)) is not None
         },
         seed=options.seed,
+        top_k=options.top_k,
     )
 
 

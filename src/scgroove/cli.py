@@ -27,6 +27,15 @@ def _layers(pairs: list[str] | None) -> dict[str, str] | None:
     return layers
 
 
+def _top_k(value: str) -> int | str | None:
+    """``--top-k``: a positive integer, ``auto`` or ``none``; ``ValueError`` (exit 2) otherwise."""
+    if value in ("auto", "none"):
+        return None if value == "none" else value
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--top-k must be a positive integer, 'auto' or 'none', not {value!r}.")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from scgroove import __version__
 
@@ -145,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         "most N cells, so time and memory stay linear in the label's size (default: exact)",
     )
     run.add_argument(
+        "--top-k",
+        default="auto",
+        metavar="K",
+        help="entries kept per cell of the stored coupling: an integer, 'auto' (default: 50 per cell once the "
+        "coupling holds more than 10^7 entries) or 'none' (every entry)",
+    )
+    run.add_argument(
         "--threads",
         type=int,
         metavar="N",
@@ -191,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
             impute=args.impute,
             save_model=args.save_model,
             max_block_cells=args.max_block_cells,
+            top_k=_top_k(args.top_k),
             control_label=args.control_label,
             group_key=args.group_key,
             batch_key=args.batch_key,

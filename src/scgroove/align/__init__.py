@@ -1,8 +1,9 @@
 """Optimal-transport aligners returning (block-sparse) couplings."""
 
 from scgroove.align._api import LABELED_METHODS, METHODS, SHARED_SPACE, align, default_params
+from scgroove.align._blocks import one_hot_labels, stratified_labels
 from scgroove.align._coot import coot, labeled_coot
-from scgroove.align._coupling import Coupling, CouplingBlock
+from scgroove.align._coupling import AUTO_TOP_K, AUTO_TOP_K_ABOVE, Coupling, CouplingBlock
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
 from scgroove.align._quadratic import (
     FGW_ALPHAS,
@@ -16,6 +17,8 @@ from scgroove.align._selection import Selection, coarsen_labels, label_resolutio
 from scgroove.align._soft import soft_labeled_ot
 
 __all__ = [
+    "AUTO_TOP_K",
+    "AUTO_TOP_K_ABOVE",
     "FGW_ALPHAS",
     "LABELED_METHODS",
     "METHODS",
@@ -36,8 +39,10 @@ __all__ = [
     "labeled_knn",
     "labeled_ot",
     "label_resolution",
+    "one_hot_labels",
     "per_label_gw",
     "select_by_label_resolution",
     "soft_labeled_ot",
+    "stratified_labels",
     "with_alpha_selection",
 ]

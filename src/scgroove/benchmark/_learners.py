@@ -9,7 +9,7 @@ import numpy as np
 from mudata import MuData
 
 from scgroove._mudata import relabelled_copy
-from scgroove.align._blocks import one_hot_labels
+from scgroove.align import one_hot_labels
 from scgroove.model._guide import pca_per_modality
 
 

@@ -227,7 +227,7 @@ class ModelOutputsMixin:
         mdata: MuData | None = None,
         key_added: str = "coupling",
         batch_size: int = 1024,
-        top_k: int | None = None,
+        top_k: int | Literal["auto"] | None = "auto",
         within_batch: bool = True,
         **params,
     ) -> Coupling:
@@ -254,7 +254,10 @@ class ModelOutputsMixin:
             Keep only each modality-1 cell's ``top_k`` largest entries (:meth:`Coupling.top_k
             <scgroove.align.Coupling.top_k>`): the stored coupling then has at most ``n1 * top_k``
             entries instead of the label blocks' sizes (10^8 for one 10k x 10k control block);
-            the mass this moves is in ``info["top_k_mass_moved"]``.
+            the mass this moves is in ``info["top_k_mass_moved"]``. ``"auto"`` (default) does so
+            at 50 per cell only for a coupling of more than 10^7 entries
+            (:meth:`Coupling.cap_entries <scgroove.align.Coupling.cap_entries>`); ``None`` keeps
+            every entry.
         within_batch
             With a batch covariate (``setup_mudata(batch_key=...)``, shared by both modalities,
             e.g. the donor): match each cell only to cells of its own batch, i.e. labeled methods
@@ -279,6 +282,7 @@ class ModelOutputsMixin:
         (:meth:`Coupling.off_label_share <scgroove.align.Coupling.off_label_share>`); high values
         flag cells whose label is unlikely given their state.
         """
+        Coupling.check_top_k(top_k)
         mdata = self._validate_anndata(mdata)
         m1, m2 = self.modalities
         latents = self.get_latent_representation(mdata, None, batch_size)
@@ -290,8 +294,7 @@ class ModelOutputsMixin:
         if coupling.method == "soft_labeled_ot":  # the matcher's own doubt about each cell's label
             for modality, share in zip((m1, m2), coupling.off_label_share(*labels), strict=True):
                 mdata.mod[modality].obs[RESULT_KEYS.OFF_LABEL_SHARE] = share
-        if top_k is not None:
-            coupling = coupling.top_k(top_k)
+        coupling = coupling.cap_entries(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)
         return coupling
 

@@ -20,9 +20,9 @@ from scgroove._results import (
     write_coupling,
     write_imputation,
 )
-from scgroove.align import Coupling, align, select_by_label_resolution
+from scgroove.align import Coupling, align, one_hot_labels, select_by_label_resolution
 from scgroove.align._api import align_within_strata
-from scgroove.align._blocks import label_strings, one_hot_labels
+from scgroove.align._blocks import label_strings
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
@@ -79,6 +79,7 @@ class MatchPlan:
     seed: int
     selection_repeats: int
     selection_epochs: int
+    top_k: int | str | None = "auto"
 
 
 @dataclass
@@ -154,6 +155,7 @@ def prepare_match(
     selection_repeats: int = 2,
     selection_epochs: int = 20,
     max_obsm_bytes: int = 2**28,
+    top_k: int | str | None = "auto",
 ) -> MatchPlan:
     """Check every argument and the data of :func:`match`; raises before anything is trained."""
     from scgroove.align import default_params
@@ -161,6 +163,7 @@ def prepare_match(
     from scgroove.model._validation import validate_weakly_paired
 
     check_choices(pipeline, aligner, impute)
+    Coupling.check_top_k(top_k)
     if selection_repeats < 1 or selection_epochs < 1:
         raise ValueError("selection_repeats and selection_epochs must be >= 1.")
     modalities = tuple(modalities)
@@ -201,6 +204,7 @@ def prepare_match(
         seed,
         selection_repeats,
         selection_epochs,
+        top_k,
     )
 
 
@@ -238,7 +242,9 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         ``seed``, ``selection_repeats``, ``selection_epochs``,
         ``max_obsm_bytes`` (largest imputation written to ``obsm``, checked before training;
         256 MiB by default: impute many features with :meth:`scgroove.GROOVE.impute`'s
-        ``features=`` or ``output="anndata"`` instead).
+        ``features=`` or ``output="anndata"`` instead), ``top_k`` (entries kept per cell of the
+        stored coupling, as in :meth:`scgroove.GROOVE.align`: ``"auto"`` caps a coupling of more
+        than 10^7 entries at 50 per cell, ``None`` keeps all; imputation uses what is stored).
 
     Returns
     -------
@@ -275,7 +281,7 @@ def run_match(plan: MatchPlan) -> MatchResult:
     strata = [None if batch_key is None else plan.mdata.mod[m].obs[batch_key].to_numpy() for m in plan.modalities]
     coupling = align_within_strata(
         x1, x2, *labels, *strata, method=aligner, names=plan.modalities, **plan.aligner_params
-    )
+    ).cap_entries(plan.top_k)
     m1 = plan.modalities[0]
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
