@@ -1,5 +1,7 @@
 """Every tutorial notebook executes (on reduced sizes) and the documentation builds without warnings."""
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +37,19 @@ def test_committed_notebooks_have_outputs():
         notebook = nbformat.read(path, as_version=4)
         code = [c for c in notebook.cells if c.cell_type == "code"]
         assert all(c.get("execution_count") for c in code), f"{path.name} is committed without outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_outputs_come_from_the_committed_code(path):
+    """scripts/execute_tutorials.py stamps the hash of the code it ran; code edited since is stale output."""
+    notebook = nbformat.read(path, as_version=4)
+    stamp = notebook.metadata.get("scgroove", {}).get("code_sha256")
+    sources = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    now = hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+    assert stamp == now, (
+        f"{path.name}: its code changed after it was executed (or it never was by the release routine); "
+        f"run python scripts/execute_tutorials.py {path.stem}"
+    )
 
 
 def test_docs_build_without_warnings(tmp_path):
