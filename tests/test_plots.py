@@ -49,6 +49,28 @@ def test_joint_embedding_shares_one_palette_and_stores_it_as_scanpy_does(embedde
     assert "state_colors" not in embedded["rna"].uns and embedded["rna"].obs["state"].dtype == object
 
 
+def test_control_is_grey_and_modalities_never_share_a_category_colour(embedded):
+    import scanpy as sc
+
+    sg.pl.joint_embedding(embedded, "perturbation")
+    colors = dict(
+        zip(embedded["rna"].obs["perturbation"].cat.categories, embedded["rna"].uns["perturbation_colors"], strict=True)
+    )
+    assert colors["control"] == "#7f7f7f" and list(colors.values()).count("#7f7f7f") == 1
+    ax = sg.pl.joint_embedding(embedded, "modality")
+    modality_colors = _face_colors(ax, 0)
+    assert len(modality_colors) == 2 and not modality_colors & {to_hex(c) for c in sc.pl.palettes.default_102}
+    # a control registered under another name is the grey one
+    for m in ("rna", "protein"):
+        obs = embedded[m].obs
+        obs["arm"] = pd.Categorical(np.where(obs["perturbation"] == "control", "DMSO", obs["perturbation"].astype(str)))
+        embedded[m].uns.pop("arm_colors", None)
+    embedded.uns["groove"]["screen"] = {"control_label": "DMSO"}
+    sg.pl.joint_embedding(embedded, "arm")
+    arm = dict(zip(embedded["rna"].obs["arm"].cat.categories, embedded["rna"].uns["arm_colors"], strict=True))
+    assert arm["DMSO"] == "#7f7f7f"
+
+
 def test_joint_embedding_legend_fits_or_says_what_is_hidden(embedded):
     ax = sg.pl.joint_embedding(embedded, "perturbation")
     texts = [t.get_text() for t in ax.get_legend().get_texts()]

@@ -79,7 +79,7 @@ def benchmark_bars(
     ax.set_xlabel("dataset")
     ax.set_title(f"{aligner} ({epsilon_choice} epsilon); bars: mean +- s.e. over seeds")
     ax.legend(
-        fontsize=7, title="learner", title_fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False
+        fontsize=9, title="learner", title_fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False
     )
     return finish(ax, show, save)
 

@@ -13,8 +13,23 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex, to_rgb
 from mudata import MuData
 
-#: Colours of the two modalities when a plot is coloured by modality.
-MODALITY_COLORS = ("#1f77b4", "#ff7f0e")
+from scgroove._constants import RESULT_KEYS
+
+#: Colours of the two modalities when a plot is coloured by modality: dark grey and dark magenta,
+#: neither in scanpy's default palettes, so a modality never shares a colour with a category
+#: shown in the panel beside it.
+MODALITY_COLORS = ("#3b3b3b", "#c51b7d")
+#: The control group's colour: a neutral grey that scanpy's default palettes leave out.
+CONTROL_COLOR = "#7f7f7f"
+#: Values taken for the control group when the screen's set-up does not name one.
+CONTROL_NAMES = ("control", "non-targeting", "nontargeting", "ntc", "safe-targeting")
+
+
+def _control_values(mdata: MuData) -> set[str]:
+    """The control label registered by ``setup_mudata(control_label=...)``, else the usual names."""
+    screen = mdata.uns.get(RESULT_KEYS.UNS, {}).get("screen", {})
+    control = (screen.get("control_label") if hasattr(screen, "get") else None) or None  # "" when none
+    return {str(control)} if control is not None else set(CONTROL_NAMES)
 
 
 def _default_palette(n: int) -> list[str]:
@@ -30,8 +45,10 @@ def category_colors(mdata: MuData, key: str, modalities: Sequence[str]) -> dict[
     """One colour per value of ``obs[key]``, the same in every modality, kept as scanpy keeps them.
 
     Colours already stored in ``mdata[m].uns[f"{key}_colors"]`` (by scanpy or by an earlier call)
-    are reused; values without one get the next free colour of scanpy's default palette for that
-    many categories. The result is written back to ``mdata[m].uns[f"{key}_colors"]`` of every
+    are reused; the control group (the registered ``control_label``, else a value such as
+    ``"control"`` or ``"non-targeting"``) gets :data:`CONTROL_COLOR` (grey); other values without
+    one get the next free colour of scanpy's default palette for that many categories.
+    The result is written back to ``mdata[m].uns[f"{key}_colors"]`` of every
     modality whose ``obs[key]`` is categorical (in the order of its categories), so scanpy's own
     plots of either modality use the same colours. A non-categorical column is left untouched.
     """
@@ -51,6 +68,10 @@ def category_colors(mdata: MuData, key: str, modalities: Sequence[str]) -> dict[
         if stored is not None and isinstance(column.dtype, pd.CategoricalDtype) and len(stored) == len(values):
             for value, color in zip(values, stored, strict=True):
                 colors.setdefault(value, to_hex(color))
+    controls = _control_values(mdata)
+    for value in categories:
+        if value not in colors and value.lower() in {c.lower() for c in controls}:
+            colors[value] = CONTROL_COLOR
     free = [c for c in _default_palette(len(categories)) if to_hex(c) not in set(colors.values())]
     for value in categories:
         if value not in colors:
