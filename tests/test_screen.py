@@ -103,6 +103,17 @@ def test_perturbation_effects_finds_the_null_perturbations():
     assert sorted(table.index[~table["effect"]]) == sorted(mdata.uns["simulation"]["null_perturbations"])
 
 
+def test_perturbation_effects_in_one_modality_only():
+    """A screen measured with one assay (a CROP-seq or Perturb-seq screen) is tested in that assay."""
+    mdata = screen()
+    rna = sg.tl.perturbation_effects(
+        mdata, "perturbation", "control", modalities=("rna",), batch_key="batch", n_permutations=199
+    )
+    assert not any(column.startswith("protein_") for column in rna.columns) and len(rna) == 8
+    assert (rna["effect"] == (rna["rna_padj"] < 0.05)).all()
+    assert sorted(rna.index[~rna["effect"]]) == sorted(mdata.uns["simulation"]["null_perturbations"])
+
+
 def test_a_group_too_small_to_test_is_never_called_null():
     mdata = screen()
     for m in ("rna", "protein"):

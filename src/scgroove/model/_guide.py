@@ -60,9 +60,9 @@ GUIDE_EPSILON = 0.01
 
 
 def pca_per_modality(
-    mdata, modalities: tuple[str, str], n_comps: int = 30, layers: dict[str, str | None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each modality's own PCA, with the same number of components.
+    mdata, modalities: tuple[str, ...], n_comps: int = 30, layers: dict[str, str | None] | None = None
+) -> tuple[np.ndarray, ...]:
+    """Each modality's own PCA, with the same number of components (one array per modality, in order).
 
     Non-negative data (counts) are library-normalised and log1p-transformed first; ``layers``
     names a layer per modality to use instead of ``X``.
@@ -73,7 +73,7 @@ def pca_per_modality(
     )
     matrices = [mdata.mod[m].X if layers.get(m) is None else mdata.mod[m].layers[layers[m]] for m in modalities]
     spaces = [modality_pca(x, log_normalize=summarise_values(x).minimum >= 0, n_comps=n_comps) for x in matrices]
-    return spaces[0], spaces[1]
+    return tuple(spaces)
 
 
 def structure_guide(
