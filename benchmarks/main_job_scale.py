@@ -1,6 +1,7 @@
 """Time and peak memory of every stage of the main job on a simulated screen, at growing size.
 
-Usage: python benchmarks/main_job_scale.py --cells 10000 100000 [--epochs 2] [--max-block-cells N] [--out results.csv]
+Usage: python benchmarks/main_job_scale.py --cells 10000 100000 [--epochs 2] [--max-block-cells N] [--top-k K]
+[--out results.csv]
 
 One fresh process per size (its own peak memory). The screen: perturbations of 500 cells each
 (plus control), RNA 2000 genes (sparse counts, library ~3000), protein 50 features, 90%/85% of the
@@ -11,7 +12,9 @@ the process during that stage (the high-water mark is reset before each stage, L
 includes what earlier stages left in memory, e.g. the data). ``*_linearity`` is the time per
 cell relative to the smallest size (1.0 = linear in cells). ``--max-block-cells`` is passed to
 ``align`` (labels larger than that, i.e. the control group, matched within random parts); the
-guide always uses its default. ``coupling_entries`` is the number of stored coupling entries.
+guide always uses its default. ``--top-k`` is ``align``'s (``auto``, the default: 50 entries per
+cell once the coupling has more than 10^7; ``none``: every entry). ``coupling_entries`` is the
+number of stored coupling entries, ``max_entries_per_cell`` the most any cell holds.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 
 
-def job(cells: int, epochs: int, max_block_cells: int | None = None) -> dict:
+def job(cells: int, epochs: int, max_block_cells: int | None = None, top_k: int | str | None = "auto") -> dict:
     from _common import current_peak_rss_mib, reset_peak_rss
 
     import scgroove as sg
@@ -77,8 +80,9 @@ def job(cells: int, epochs: int, max_block_cells: int | None = None) -> dict:
     row["train_per_epoch_s"] = round((row["train_s"] - row["guide_s"]) / epochs, 2)
     stage("write_latent", lambda: model.write_latent())
     split = {} if max_block_cells is None else {"max_block_cells": max_block_cells}
-    coupling = stage("align", lambda: model.align(**split))
-    row["coupling_entries"] = int(sum(block.plan.size for block in coupling.blocks))
+    coupling = stage("align", lambda: model.align(top_k=top_k, **split))
+    row["coupling_entries"] = coupling.n_entries
+    row["max_entries_per_cell"] = coupling.max_entries_per_row()
     stage("impute", lambda: model.impute("rna", "protein"))
     with tempfile.TemporaryDirectory() as folder:
         stage("write_h5mu", lambda: mdata.write_h5mu(Path(folder) / "out.h5mu"))
@@ -93,14 +97,16 @@ def main() -> None:
     parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000], help="cells per group x groups")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-block-cells", type=int, help="passed to align (default: exact)")
+    parser.add_argument("--top-k", default="auto", help="align's top_k: auto (default), none or an integer")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    top_k = None if args.top_k == "none" else args.top_k if args.top_k == "auto" else int(args.top_k)
     import pandas as pd
 
     rows = []
     for cells in args.cells:
         result = in_fresh_process(
-            "main_job_scale", "job", cells=cells, epochs=args.epochs, max_block_cells=args.max_block_cells
+            "main_job_scale", "job", cells=cells, epochs=args.epochs, max_block_cells=args.max_block_cells, top_k=top_k
         )
         rows.append({"cells": cells, **result})
         print(rows[-1], flush=True)
