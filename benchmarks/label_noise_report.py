@@ -184,6 +184,7 @@ def main(argv=None):
         ("groove", "pca+labeled_gw"),
         ("groove_robust", "groove"),
         ("groove_robust+soft_labeled_ot@0.25", "groove+soft_labeled_ot@0.25"),
+        ("groove_multiplets_unlabeled", "groove"),
     ]
     tests = pd.concat(
         [paired(table, new, old, metric) for new, old in comparisons for metric in ("bary_foscttm", "cell_pearson")],
