@@ -132,11 +132,12 @@ def draw(frame: pd.DataFrame, path: str) -> None:
     for ax, (axis, metric, title) in zip(axes, panels, strict=True):
         others = [kind for kind in NOISE if kind != axis]
         part = frame[(frame["metric"] == metric) & (frame[others] == 0).all(axis=1)]
-        for pipeline, label in SHOWN.items():
+        for index, (pipeline, label) in enumerate(SHOWN.items()):  # one colour per pipeline in every panel
             line = part[part["pipeline"] == pipeline].sort_values(axis)
             if line.empty:
                 continue
-            ax.errorbar(line[axis], line["mean"], yerr=line["se"], marker="o", capsize=3, label=label)
+            color = plt.get_cmap("tab10")(index % 10)
+            ax.errorbar(line[axis], line["mean"], yerr=line["se"], marker="o", capsize=3, label=label, color=color)
         if metric == "bary_foscttm":
             ax.set_yscale("log")  # the references sit an order of magnitude apart
         ax.set_xlabel(NOISE[axis])

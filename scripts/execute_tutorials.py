@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -45,14 +46,28 @@ def warnings_in(notebook) -> list[str]:
     return found
 
 
+def figures_without_image(notebook) -> int:
+    """Outputs that name a matplotlib figure but carry no image (a non-inline backend was active)."""
+    missing = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "<Figure size" in data.get("text/plain", "") and "image/png" not in data:
+                missing += 1
+    return missing
+
+
 def execute(path: Path) -> tuple[float, list[str]]:
     notebook = nbformat.read(path, as_version=4)
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; figures need the inline backend
     start = time.perf_counter()
     NotebookClient(
         notebook, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     seconds = time.perf_counter() - start
     found = warnings_in(notebook)
+    if figures_without_image(notebook):
+        raise RuntimeError(f"{path.name}: figures were drawn without images (is MPLBACKEND set?)")
     own = [w for w in found if OWN_WARNING.search(w)]
     if own:
         raise RuntimeError(f"{path.name}: scgroove warned while the tutorial ran:\n  " + "\n  ".join(own))
