@@ -232,11 +232,22 @@ def groove(problem: Problem, truth: dict, seed: int, latents: Path | None = None
     return out
 
 
+def train_with_unlabeled(problem: Problem, key: str, seed: int):
+    """GROOVE set up on ``obs[key]`` (missing labels kept unlabeled), trained as a user trains; and its seconds."""
+    sg.GROOVE.setup_mudata(
+        problem.mdata, perturbation_key=key, modalities=problem.modalities, unlabeled="keep", **problem.setup
+    )
+    model = sg.GROOVE(problem.mdata)
+    start = time.perf_counter()
+    model.train(enable_progress_bar=False, seed=seed)
+    return model, time.perf_counter() - start
+
+
 #: The robust variant leaves out of training the cells whose own neighbours never carry their label.
 SUPPORT_THRESHOLD = 0.05
 
 
-def groove_robust(problem: Problem, truth: dict, seed: int) -> list[tuple]:
+def groove_robust(problem: Problem, truth: dict, seed: int, latents: Path | None = None) -> list[tuple]:
     """GROOVE trained without the cells whose label its own modality does not support; matched with all labels.
 
     ``sg.tl.label_support`` flags them before training; they are set up as unlabeled (out of the
@@ -257,13 +268,8 @@ def groove_robust(problem: Problem, truth: dict, seed: int) -> list[tuple]:
                 ("groove_robust", "left_out_precision", float((doubtful & wrong).sum() / max(doubtful.sum(), 1)))
             )
             out.append(("groove_robust", "left_out_recall", float((doubtful & wrong).sum() / wrong.sum())))
-    sg.GROOVE.setup_mudata(
-        mdata, perturbation_key="label_trained", modalities=modalities, unlabeled="keep", **problem.setup
-    )
-    model = sg.GROOVE(mdata)
-    start = time.perf_counter()
-    model.train(enable_progress_bar=False, seed=seed)
-    out.append(("groove_robust", "train_seconds", time.perf_counter() - start))
+    model, seconds = train_with_unlabeled(problem, "label_trained", seed)
+    out.append(("groove_robust", "train_seconds", seconds))
     z = model.get_latent_representation()
     z1, z2 = z[modalities[0]], z[modalities[1]]
     labels1, labels2 = truth["labels"]
@@ -278,7 +284,7 @@ def groove_robust(problem: Problem, truth: dict, seed: int) -> list[tuple]:
     return out
 
 
-def groove_multiplets_unlabeled(problem: Problem, truth: dict, seed: int) -> list[tuple]:
+def groove_multiplets_unlabeled(problem: Problem, truth: dict, seed: int, latents: Path | None = None) -> list[tuple]:
     """GROOVE with every droplet of two guide calls set up as unlabeled, as the docs advise.
 
     A guide caller reports such droplets with both calls (``obs["perturbations_called"]`` holds
@@ -292,13 +298,8 @@ def groove_multiplets_unlabeled(problem: Problem, truth: dict, seed: int) -> lis
         droplet = obs["perturbations_called"].astype(str).str.contains(";").to_numpy()
         obs["label_singlets"] = obs[problem.key].astype(object).where(~droplet, None)
         out.append(("groove_multiplets_unlabeled", f"unlabeled_{modality}", float(droplet.mean())))
-    sg.GROOVE.setup_mudata(
-        mdata, perturbation_key="label_singlets", modalities=modalities, unlabeled="keep", **problem.setup
-    )
-    model = sg.GROOVE(mdata)
-    start = time.perf_counter()
-    model.train(enable_progress_bar=False, seed=seed)
-    out.append(("groove_multiplets_unlabeled", "train_seconds", time.perf_counter() - start))
+    model, seconds = train_with_unlabeled(problem, "label_singlets", seed)
+    out.append(("groove_multiplets_unlabeled", "train_seconds", seconds))
     coupling = model.align()  # the singlets' labels: the droplets are matched nowhere
     out += [("groove_multiplets_unlabeled", k, v) for k, v in score(coupling, truth, problem.kinds).items()]
     return out
@@ -336,7 +337,7 @@ def main(argv=None):
         rows = references(truth, problem.kinds) if "references" in args.pipelines else []
         for name, run in PIPELINES.items():
             if name in args.pipelines:
-                rows += run(problem, truth, args.seed, latents) if name == "groove" else run(problem, truth, args.seed)
+                rows += run(problem, truth, args.seed, latents)  # only groove keeps its latents
     table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
     table.insert(0, "seed", args.seed)
     table.insert(0, "setting", setting)
