@@ -5,6 +5,7 @@ from scgroove.align._blocks import one_hot_labels, stratified_labels
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import AUTO_TOP_K, AUTO_TOP_K_ABOVE, Coupling, CouplingBlock
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
+from scgroove.align._mapped import mapped_ot, shared_linear_map
 from scgroove.align._quadratic import (
     FGW_ALPHAS,
     entropic_gw,
@@ -39,9 +40,11 @@ __all__ = [
     "labeled_knn",
     "labeled_ot",
     "label_resolution",
+    "mapped_ot",
     "one_hot_labels",
     "per_label_gw",
     "select_by_label_resolution",
+    "shared_linear_map",
     "soft_labeled_ot",
     "stratified_labels",
     "with_alpha_selection",

@@ -12,6 +12,7 @@ from scgroove.align._blocks import label_strings, stratified_labels, strip_strat
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
+from scgroove.align._mapped import mapped_ot
 from scgroove.align._quadratic import entropic_gw, labeled_fgw, labeled_gw, per_label_gw
 from scgroove.align._soft import soft_labeled_ot
 
@@ -24,6 +25,7 @@ LABELED: dict[str, Callable[..., Coupling]] = {
     "labeled_fgw": labeled_fgw,
     "labeled_coot": labeled_coot,
     "labeled_knn": labeled_knn,
+    "mapped_ot": mapped_ot,
 }
 METHODS = (*UNLABELED, *LABELED)
 LABELED_METHODS = tuple(LABELED)
@@ -55,7 +57,7 @@ def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **para
         there). Methods ``"ot"``, ``"labeled_ot"``, ``"soft_labeled_ot"``, ``"knn"``,
         ``"labeled_knn"`` and the linear term of ``"labeled_fgw"`` need one shared space
         (``d1 == d2``, e.g. GROOVE latents); ``"gw"``, ``"labeled_gw"``, ``"per_label_gw"``,
-        ``"coot"``, ``"labeled_coot"`` work across different spaces (e.g. each modality's PCA or
+        ``"coot"``, ``"labeled_coot"``, ``"mapped_ot"`` work across different spaces (e.g. each modality's PCA or
         features).
     labels1, labels2
         Group labels of the cells, required by the ``labeled_*`` methods.

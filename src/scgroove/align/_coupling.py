@@ -284,6 +284,52 @@ class Coupling:
         info = {**self.info, "top_k": k, "top_k_mass_moved": moved}
         return Coupling(self.n1, self.n2, blocks, self.method, self.params, info, self.converged, self.cost)
 
+    def mixed_with(self, prior: Coupling, weight: float) -> Coupling:
+        r"""``(1 - weight)`` times this coupling plus ``weight`` times ``prior``, on this coupling's blocks.
+
+        A convex combination of two couplings is a coupling; its barycentric imputation is the
+        same combination of theirs. The result keeps this coupling's blocks (labels, strata): the
+        part of ``prior``'s mass outside them is dropped and the result rescaled to total mass 1
+        (recorded in ``info["prior_mass_outside"]``). Dense blocks stay dense (the prior is added
+        in place of a copy), sparse blocks gain the prior's entries.
+
+        Parameters
+        ----------
+        prior
+            A coupling of the same cells (``n1 x n2``), e.g. :func:`scgroove.model.structure_guide`.
+        weight
+            The prior's share, in ``[0, 1]``; 0 returns this coupling unchanged.
+        """
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"weight must be in [0, 1], got {weight!r}.")
+        if (prior.n1, prior.n2) != (self.n1, self.n2):
+            raise ValueError(f"prior couples {prior.n1} x {prior.n2} cells; this coupling {self.n1} x {self.n2}.")
+        if weight == 0.0:
+            return self
+        prior_matrix = prior.to_sparse()
+        prior_total = float(prior_matrix.sum())
+        if prior_total <= 0:
+            raise ValueError("prior carries no mass.")
+        prior_matrix = prior_matrix / prior_total
+        blocks, captured = [], 0.0
+        for block in self.blocks:
+            inside = prior_matrix[block.rows][:, block.cols].tocoo()
+            captured += float(inside.sum())
+            if sp.issparse(block.plan):
+                plan = sp.csr_matrix((1.0 - weight) * block.plan + weight * inside)
+            else:
+                plan = (1.0 - weight) * np.asarray(block.plan, dtype=np.float64)
+                plan[inside.row, inside.col] += weight * inside.data
+            blocks.append(CouplingBlock(block.rows, block.cols, plan, block.label))
+        total = (1.0 - weight) * sum(_block_mass(b.plan) for b in self.blocks) + weight * captured
+        if total <= 0:
+            raise ValueError("the mixture carries no mass.")
+        for block in blocks:
+            block.plan = block.plan / total
+        params = {**self.params, "prior_method": prior.method, "prior_weight": float(weight)}
+        info = {**self.info, "prior_mass_outside": 1.0 - captured}
+        return Coupling(self.n1, self.n2, blocks, self.method, params, info, self.converged, None)
+
     def cap_entries(self, top_k: int | Literal["auto"] | None = "auto") -> Coupling:
         """The coupling bounded in entries per cell, as scgroove stores it.
 
@@ -433,6 +479,11 @@ class Coupling:
             None if converged is None else bool(converged),
             None if cost is None else float(cost),
         )
+
+
+def _block_mass(plan) -> float:
+    """Total mass of a dense or sparse block."""
+    return float(plan.sum())
 
 
 def _row_top_k(plan, k: int) -> tuple[sp.csr_matrix, float]:
