@@ -62,6 +62,7 @@ SCREEN_SETS = {"papalexi_panels": {"group_key": "target", "control_label": "non-
 GW_EPSILONS = (0.01, 0.03, 0.05)
 PER_LABEL_EPSILONS = (0.05, 0.1, 0.2)
 OT_EPSILON = 0.05
+MAPPED_EPSILONS = (0.05, 0.1, 0.2)
 
 #: GROOVE variants, each spelt out in full (so a change of GROOVE's defaults cannot change them).
 #: "groupclip" is GROOVE's default up to 0.1; "guided_projection" is the default since.
@@ -241,6 +242,9 @@ def references(mdata, key, modalities, truth) -> list[tuple[str, str, float]]:
             rows = score_coupling(coupling, truth, "")
             rows["seconds"] = seconds
             out += [(f"pca+{method}@{epsilon}", k, v) for k, v in rows.items()]
+    for epsilon in MAPPED_EPSILONS:  # scgroove's structure prior on its own (not a reference: ours)
+        coupling = sg.align.align(*truth["pca"], labels1, labels2, method="mapped_ot", epsilon=epsilon)
+        out += [(f"pca+mapped_ot@{epsilon}", k, v) for k, v in score_coupling(coupling, truth, "").items()]
     imputed = label_mean_imputation(truth["target_features"], labels2, labels1)
     out += [("label_mean", k, v) for k, v in score_imputation(imputed, truth, "").items()]
     return out
@@ -295,7 +299,9 @@ def run_peer(name: str, truth: dict, mdata=None, key=None, modalities=None, seed
     return [(name, k, v) for k, v in rows.items()]
 
 
-def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diagnose: bool, out_dir: Path):
+def run_variant(
+    name, dataset, mdata, key, modalities, truth, seed, epochs, diagnose: bool, out_dir: Path, prior_shares=()
+):
     import scvi
 
     scvi.settings.seed = seed
@@ -348,12 +354,16 @@ def run_variant(name, dataset, mdata, key, modalities, truth, seed, epochs, diag
             z1, z2, labels1, labels2, alpha=alpha, epsilon=0.03, structure1=truth["pca"][0], structure2=truth["pca"][1]
         )
         rows.update(score_coupling(fused, truth, f"fgw{alpha}_"))
+    extra = []
+    for share in prior_shares:  # the public route: model.align keeps the structure prior (prior_share)
+        mixed = model.align(prior_share=share, epsilon=OT_EPSILON, top_k=None)
+        extra += [(f"{name}+share{share}", k, v) for k, v in score_coupling(mixed, truth, "").items()]
     if diagnose:  # the latents too, to try couplings on them later without training again
         np.savez_compressed(out_dir / f"latents_{dataset}_{name}_seed{seed}.npz", z1=z1, z2=z2)
         curve = pd.DataFrame(probe.rows)
         curve.insert(0, "variant", name)
         curve.to_csv(out_dir / f"diagnosis_{dataset}_{name}_seed{seed}.csv", index=False)
-    return [(name, k, v) for k, v in rows.items()]
+    return [(name, k, v) for k, v in rows.items()] + extra
 
 
 def main(argv=None):
@@ -365,6 +375,9 @@ def main(argv=None):
     parser.add_argument("--no-references", action="store_true")
     parser.add_argument("--peers", nargs="*", default=[], choices=list(PEERS), help="peer tools (optional installs)")
     parser.add_argument("--diagnose", action="store_true")
+    parser.add_argument(
+        "--prior-shares", nargs="*", type=float, default=[], help="also score model.align(prior_share=s), one row each"
+    )
     parser.add_argument("--out", default="benchmarks/results/within_group_screen/results.csv")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -378,9 +391,19 @@ def main(argv=None):
             print(name, {k: round(v, 4) for n, k, v in rows if n == name}, flush=True)
         for name in args.variants:
             rows += run_variant(
-                name, args.dataset, mdata, key, modalities, truth, args.seed, args.epochs, args.diagnose, out.parent
+                name,
+                args.dataset,
+                mdata,
+                key,
+                modalities,
+                truth,
+                args.seed,
+                args.epochs,
+                args.diagnose,
+                out.parent,
+                args.prior_shares,
             )
-            print(name, {k: round(v, 4) for n, k, v in rows if n == name})
+            print(name, {k: round(v, 4) for n, k, v in rows if n.startswith(name)})
     table = pd.DataFrame(rows, columns=["pipeline", "metric", "value"])
     table.insert(0, "seed", args.seed)
     table.insert(0, "dataset", args.dataset)

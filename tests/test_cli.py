@@ -101,7 +101,7 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     plan, options = calls["model"], calls["options"]
     assert list(plan.mdata["rna"].obs_names) == list(md.read_h5mu(input_file)["rna"].obs_names)
     assert plan.modalities == ("protein", "rna") and plan.model_kwargs == {"n_latent": 5}
-    assert plan.pipeline == "pca_gw" and plan.aligner == "labeled_gw"
+    assert plan.pipeline == "pca_gw" and plan.aligner == "labeled_gw" and plan.prior_share is None
     assert plan.aligner_params == {"max_block_cells": 500}
     assert plan.train_kwargs == {
         "max_epochs": 7,
@@ -119,6 +119,21 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
     assert options.max_block_cells == 500 and options.pipeline == "pca_gw"
     assert options.top_k == 40 and plan.top_k == 40
     assert plan.setup_kwargs == {"control_label": "control", "null_perturbations": "keep", "unlabeled": "keep"}
+
+
+def test_prior_share_reaches_the_groove_pipeline(input_file, monkeypatch):
+    import scgroove._run
+
+    calls = {}
+
+    def fake_execute(plan, options):
+        calls["plan"] = plan
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(scgroove._run, "execute", fake_execute)
+    with pytest.raises(KeyboardInterrupt):
+        main(["run", str(input_file), "--perturbation-key", "guide", "--quiet", "--prior-share", "0.25"])
+    assert calls["plan"].pipeline == "groove" and calls["plan"].prior_share == 0.25
 
 
 @pytest.mark.parametrize(
@@ -139,6 +154,8 @@ def test_every_run_option_reaches_the_main_job(input_file, tmp_path, monkeypatch
         (["--batch-key", "donor"], "batch_key 'donor' not found in mdata['rna'].obs"),
         (["--group-key", "gene"], "group_key 'gene' not found"),
         (["--null-perturbations", "drop"], "needs control_label"),
+        (["--prior-share", "1.5"], "--prior-share must be in [0, 1], got 1.5"),
+        (["--pipeline", "pca_gw", "--prior-share", "0.5"], "--prior-share needs --pipeline groove"),
     ],
 )
 def test_options_are_checked_before_any_training(extra, message, input_file, tmp_path, monkeypatch, capsys):

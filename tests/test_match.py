@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 QUICK = {"max_epochs": 3, "enable_progress_bar": False, "accelerator": "cpu"}
 
 
-@pytest.mark.parametrize("pipeline", ["groove", "pca_gw", "pca_per_label_gw", "label_only"])
+@pytest.mark.parametrize("pipeline", ["groove", "pca_gw", "pca_per_label_gw", "pca_mapped_ot", "label_only"])
 def test_every_pipeline_writes_the_same_keys(small_mdata, pipeline):
     obs_before = {m: small_mdata[m].obs.copy() for m in ("rna", "protein")}
     result = sg.tl.match(small_mdata, "perturbation", pipeline, train_kwargs=QUICK, impute="both")
@@ -46,7 +46,7 @@ def test_every_pipeline_writes_the_same_keys(small_mdata, pipeline):
     figure = sg.pl.summary(small_mdata, "perturbation", show=False)
     # no joint UMAP was computed: coupling and scores only, and the title says why
     assert len(figure.axes) == 2
-    own_spaces = pipeline in ("pca_gw", "pca_per_label_gw")
+    own_spaces = pipeline in ("pca_gw", "pca_per_label_gw", "pca_mapped_ot")
     reason = "each modality matched in its own space" if own_spaces else "run scgroove.tl.joint_umap"
     assert reason in figure._suptitle.get_text()
     if own_spaces:  # no setup_mudata, so not a single obs column was touched
@@ -80,12 +80,27 @@ def test_pipelines_differ_as_their_names_say(small_mdata):
     np.testing.assert_allclose(block.plan / block.plan.sum(), alone.blocks[0].plan, atol=1e-8)
 
 
+def test_groove_pipeline_matches_as_the_model_aligns(small_mdata):
+    """sg.tl.match(pipeline="groove") returns what GROOVE.align returns: the guide kept as a prior."""
+    result = sg.tl.match(small_mdata, pipeline="groove", impute="none", train_kwargs=QUICK)
+    assert result.coupling.params["prior_weight"] == sg.model.PRIOR_SHARE
+    by_model = result.model.align(key_added="again")
+    np.testing.assert_allclose(result.coupling.to_sparse().toarray(), by_model.to_sparse().toarray(), atol=1e-7)
+    latent_only = sg.tl.match(small_mdata, pipeline="groove", impute="none", train_kwargs=QUICK, prior_share=0)
+    assert "prior_weight" not in latent_only.coupling.params
+    np.testing.assert_allclose(
+        latent_only.coupling.to_sparse().toarray(),
+        latent_only.model.align(prior_share=0, key_added="again").to_sparse().toarray(),
+        atol=1e-7,
+    )
+
+
 def test_auto_records_the_rule_and_every_candidate(small_mdata):
     result = sg.tl.match(
         small_mdata, pipeline="auto", impute="none", train_kwargs=QUICK, selection_repeats=1, selection_epochs=2
     )
     record = small_mdata.uns["groove"]["match"]
-    candidates = ["groove", "pca_gw", "pca_per_label_gw", "label_only"]
+    candidates = ["groove", "pca_mapped_ot", "pca_gw", "pca_per_label_gw", "label_only"]
     assert record["rule"] == "label_resolution" and record["selection"]["pipeline"] == sorted(candidates)
     scores = dict(zip(record["selection"]["pipeline"], record["selection"]["resolution"], strict=True))
     assert result.pipeline == record["pipeline"] == max(scores, key=scores.get)
@@ -118,6 +133,8 @@ def test_aligner_and_its_parameters_replace_the_pipelines_own(small_mdata):
         ({"layers": {"rna": "counts"}}, KeyError, "Layer 'counts' not found in modality 'rna'"),
         ({"setup_kwargs": {"control": "control"}}, TypeError, "['control'] are not screen options"),
         ({"setup_kwargs": {"control_label": "DMSO"}}, ValueError, "'DMSO' has no cells in modality 'rna'"),
+        ({"prior_share": 1.5}, ValueError, "prior_share must be a number in [0, 1]"),
+        ({"pipeline": "pca_gw", "prior_share": 0.5}, ValueError, "prior_share applies to the 'groove' pipeline"),
     ],
 )
 def test_bad_input_is_refused_before_any_training(small_mdata, monkeypatch, kwargs, error, message):

@@ -413,3 +413,40 @@ def test_distribution_and_cycle_terms_train_and_are_logged(small_mdata):
         assert np.isfinite(values).all() and values[-1] < values[0], term
     with pytest.raises(ValueError, match="distribution_weight"):
         sg.GROOVE(small_mdata, distribution_weight=-1.0)
+
+
+def test_align_keeps_the_structure_prior(small_mdata, tmp_path):
+    """A guided model's coupling is (1 - prior_share) * labeled OT on the latent + prior_share * its prior."""
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32)
+    assert model.prior_ is None
+    with pytest.raises(ValueError, match=r"prior_share must be a number in \[0, 1\]"):
+        model.align(prior_share=2.0)  # checked before anything is computed
+    model.train(max_epochs=3, **QUIET)
+    prior = model.prior_
+    assert prior.method == "mapped_ot" and prior.params["guide_method"] == "labeled_gw"
+    assert (prior.n1, prior.n2) == (small_mdata["rna"].n_obs, small_mdata["protein"].n_obs)
+    # the prior is structure_prior through the structure guide the model was trained with
+    guide = sg.model.structure_guide(model)
+    np.testing.assert_allclose(
+        prior.to_sparse().toarray(), sg.model.structure_prior(model, guide).to_sparse().toarray(), rtol=1e-5
+    )
+    latent_only = model.align(prior_share=0).to_sparse().toarray()
+    default = model.align()
+    assert model.prior_share() == sg.model.PRIOR_SHARE == default.params["prior_weight"]
+    share = sg.model.PRIOR_SHARE
+    expected = (1 - share) * latent_only + share * prior.to_sparse().toarray()
+    np.testing.assert_allclose(default.to_sparse().toarray(), expected, rtol=1e-5, atol=1e-12)
+    stored = small_mdata.uns["groove"]["coupling"]
+    assert stored["params"]["prior_weight"] == share and abs(stored["matrix"] - sp.csr_matrix(expected)).max() < 1e-9
+    # the prior is saved with the model; without one (a model of scgroove < 0.2) it is recomputed
+    model.save(tmp_path / "m", overwrite=True)
+    loaded = sg.GROOVE.load(tmp_path / "m", adata=small_mdata)
+    np.testing.assert_allclose(loaded.align().to_sparse().toarray(), expected, rtol=1e-5, atol=1e-12)
+    loaded.prior_ = None
+    np.testing.assert_allclose(loaded.align().to_sparse().toarray(), expected, rtol=1e-5, atol=1e-12)
+    # a model trained without a guide mixes in nothing unless asked
+    plain = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32, contrast="group")
+    plain.train(max_epochs=2, **QUIET)
+    assert plain.prior_ is None and plain.prior_share() == 0.0 and "prior_weight" not in plain.align().params
+    assert plain.align(prior_share=0.25).params["prior_weight"] == 0.25

@@ -57,6 +57,7 @@ class RunOptions:
     save_model: Path | None = None
     max_block_cells: int | None = None
     top_k: int | str | None = "auto"
+    prior_share: float | None = None
     control_label: str | None = None
     group_key: str | None = None
     batch_key: str | None = None
@@ -75,6 +76,11 @@ def check_options(options: RunOptions) -> None:
             raise ValueError(f"--max-block-cells applies to labeled OT/GW/FGW, not to --method {options.method!r}.")
         if options.max_block_cells < 1:
             raise ValueError(f"--max-block-cells must be >= 1, got {options.max_block_cells}.")
+    if options.prior_share is not None:
+        if not 0 <= options.prior_share <= 1:
+            raise ValueError(f"--prior-share must be in [0, 1], got {options.prior_share}.")
+        if options.pipeline not in ("groove", "auto"):
+            raise ValueError(f"--prior-share needs --pipeline groove (pipeline {options.pipeline!r} has no guide).")
     if options.n_latent < 1 or options.max_epochs < 1:
         raise ValueError(f"--n-latent and --max-epochs must be >= 1, got {options.n_latent} and {options.max_epochs}.")
     if options.accelerator not in ("cpu", "gpu", "auto"):
@@ -120,6 +126,7 @@ def prepare(mdata: md.MuData | None, options: RunOptions) -> MatchPlan:
         },
         seed=options.seed,
         top_k=options.top_k,
+        prior_share=options.prior_share,
     )
 
 

@@ -134,11 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--pipeline",
-        choices=["groove", "pca_gw", "pca_per_label_gw", "label_only", "auto"],
+        choices=["groove", "pca_gw", "pca_per_label_gw", "pca_mapped_ot", "label_only", "auto"],
         default="groove",
-        help="representation + aligner, see scgroove.tl.match: groove = GROOVE latents + labeled OT (the measured "
-        "best on simulated screens), pca_gw = each modality's PCA + labeled GW, pca_per_label_gw = each modality's "
-        "PCA + one GW per label, label_only = the floor, auto = "
+        help="representation + aligner, see scgroove.tl.match: groove = GROOVE latents + labeled OT mixed with the "
+        "structure prior (see --prior-share), pca_gw = each modality's PCA + labeled GW, pca_per_label_gw = each "
+        "modality's PCA + one GW per label, pca_mapped_ot = each modality's PCA + one linear map fitted on all cells "
+        "+ labeled OT (the prior alone, no training), label_only = the floor, auto = "
         "chosen by held-out label resolution (default: %(default)s)",
     )
     run.add_argument(
@@ -159,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="entries kept per cell of the stored coupling: an integer, 'auto' (default: 50 per cell once the "
         "coupling holds more than 10^7 entries) or 'none' (every entry)",
+    )
+    run.add_argument(
+        "--prior-share",
+        type=float,
+        metavar="S",
+        help="--pipeline groove: the structure guide's share (0 to 1) of the final coupling, the rest from labeled "
+        "OT on the latent (default: 0.5 for the default guided model; 0 = the latent alone)",
     )
     run.add_argument(
         "--threads",
@@ -208,6 +216,7 @@ def _run(args: argparse.Namespace) -> int:
             save_model=args.save_model,
             max_block_cells=args.max_block_cells,
             top_k=_top_k(args.top_k),
+            prior_share=args.prior_share,
             control_label=args.control_label,
             group_key=args.group_key,
             batch_key=args.batch_key,

@@ -18,8 +18,9 @@ from scvi.train import TrainRunner
 
 from scgroove._constants import BATCH_KEYS, LABELS_KEYS, RESULT_KEYS, X_KEYS
 from scgroove._results import groove_uns
+from scgroove.align import Coupling
 from scgroove.model._batching import WeaklyPairedDataset, WeaklyPairedDataSplitter
-from scgroove.model._guide import guide_matrix, structure_guide
+from scgroove.model._guide import guide_matrix, structure_problem
 from scgroove.model._outputs import ModelOutputsMixin
 from scgroove.model._screen import (
     EXCLUDED,
@@ -107,6 +108,10 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
         if contrast_groups is None:
             contrast_groups = self._design_contrast_groups()
         self.contrast_groups: dict[str, str | None] = dict(contrast_groups)
+        #: The structure prior of the last ``train()`` (``contrast="guided"``; :func:`structure_prior` through
+        #: the guide trained with), for ``align(prior_share=...)``; at most
+        #: :data:`~scgroove.align.AUTO_TOP_K` entries per cell once it holds more than 10^7.
+        self.prior_: Coupling | None = None
         known = set(inspect.signature(self._module_cls).parameters)
         unknown = sorted(set(module_kwargs) - known)
         if unknown:
@@ -368,12 +373,13 @@ class WeaklyPairedModel(ModelOutputsMixin, BaseModelClass):
                     f"contrast={getattr(self.module, 'contrast', None)!r}."
                 )
             return schedule
-        guide = structure_guide(self) if guide is None else guide
-        return {
-            **schedule,
-            "guide": guide_matrix(guide, len(dataset.labels[1]), len(dataset.labels[2])),
-            "guide_weight": guide_weight,
-        }
+        problem = structure_problem(self)
+        guide = problem.guide() if guide is None else guide
+        matrix = guide_matrix(guide, len(dataset.labels[1]), len(dataset.labels[2]))
+        guide = guide if isinstance(guide, Coupling) else Coupling.from_matrix(matrix, "guide")
+        # kept (and saved with the model) for align(prior_share=...), bounded per cell like a stored coupling
+        self.prior_ = problem.prior(guide).cap_entries("auto")
+        return {**schedule, "guide": matrix, "guide_weight": guide_weight}
 
     def train(
         self,

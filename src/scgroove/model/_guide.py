@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scanpy as sc
 import scipy.sparse as sp
@@ -57,6 +59,20 @@ GUIDE_MAX_BLOCK_CELLS = 2000
 #: simulations (mean of 5 seeds each), and tied on the coarse CITE-seq and Multiome sets
 #: (``benchmarks/results/coarse_real/``).
 GUIDE_EPSILON = 0.01
+#: Share of the final coupling's mass that :meth:`GROOVE.align <scgroove.GROOVE.align>` takes from the
+#: structure prior of a guided model (``prior_share``, :func:`structure_prior`), the rest from labeled OT
+#: on the latent.
+PRIOR_SHARE = 0.75
+#: Entropic regularisation of the structure prior's final labeled OT (:func:`structure_prior`).
+PRIOR_EPSILON = 0.05
+
+
+def check_prior_share(prior_share) -> None:
+    """Refuse a ``prior_share`` that is not ``None`` or a number in ``[0, 1]`` (before any training)."""
+    if prior_share is None:
+        return
+    if isinstance(prior_share, bool) or not isinstance(prior_share, int | float) or not 0 <= prior_share <= 1:
+        raise ValueError(f"prior_share must be a number in [0, 1] or None, got {prior_share!r}.")
 
 
 def pca_per_modality(
@@ -77,7 +93,11 @@ def pca_per_modality(
 
 
 def structure_guide(
-    model, n_comps: int = 30, epsilon: float = GUIDE_EPSILON, max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS
+    model,
+    n_comps: int = 30,
+    epsilon: float = GUIDE_EPSILON,
+    max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS,
+    mdata=None,
 ) -> Coupling:
     """Labeled Gromov-Wasserstein between each modality's own PCA, over the model's registered cells.
 
@@ -102,12 +122,47 @@ def structure_guide(
         random into sub-blocks of at most this many cells (:func:`~scgroove.align.labeled_gw`):
         a random part of a few thousand cells still covers the label's states, and the guide's
         cost stays linear in the number of cells. ``None``: exact.
+    mdata
+        Data set up like the model's (default: the model's own).
 
     With batch covariates (shared by both modalities: donors) cells are coupled within their
     own batch, and each batch's PCA coordinates are first centred on its control cells
     (:func:`centre_batches`), so a batch shift does not pass for within-group structure.
     """
-    manager = model.adata_manager
+    problem = structure_problem(model, n_comps, mdata)
+    return problem.guide(epsilon, max_block_cells)
+
+
+@dataclass
+class StructureProblem:
+    """Each modality's own PCA (batch-centred), the registered labels and strata: what guide and prior match."""
+
+    spaces: list[np.ndarray]
+    labels: list[np.ndarray]
+    strata: list[np.ndarray | None]
+    names: tuple[str, str]
+
+    def guide(self, epsilon: float = GUIDE_EPSILON, max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS) -> Coupling:
+        """Labeled GW between the spaces (:func:`structure_guide`)."""
+        return self._align("labeled_gw", epsilon=epsilon, max_block_cells=max_block_cells)
+
+    def prior(
+        self, guide: Coupling, epsilon: float = PRIOR_EPSILON, max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS
+    ) -> Coupling:
+        """:func:`~scgroove.align.mapped_ot` between the spaces through ``guide`` (:func:`structure_prior`)."""
+        return self._align("mapped_ot", guide=guide, epsilon=epsilon, max_block_cells=max_block_cells)
+
+    def _align(self, method: str, **params) -> Coupling:
+        return align_within_strata(*self.spaces, *self.labels, *self.strata, method=method, names=self.names, **params)
+
+
+def structure_problem(model, n_comps: int = 30, mdata=None, within_batch: bool = True) -> StructureProblem:
+    """The spaces, labels and strata of :func:`structure_guide` and :func:`structure_prior` (computed once).
+
+    With a batch covariate the spaces are centred per batch; ``within_batch=False`` keeps the
+    centring but couples across batches.
+    """
+    manager = model.adata_manager if mdata is None else model.get_anndata_manager(mdata, required=True)
     counts = [model.module.heads[str(m)].name == "nb" for m in (1, 2)]
     spaces = [modality_pca(manager.get_from_registry(X_KEYS[m]), counts[m - 1], n_comps) for m in (1, 2)]
     labels = [np.asarray(manager.get_from_registry(LABELS_KEYS[m])).reshape(-1) for m in (1, 2)]
@@ -119,15 +174,43 @@ def structure_guide(
         for m in (1, 2):
             spaces[m - 1] = centre_batches(spaces[m - 1], strata[m - 1], groups[labels[m - 1]] == control)
     categories = model._label_categories()
-    return align_within_strata(
-        *spaces,
-        *(alignment_labels(categories, codes) for codes in labels),
-        *strata,
-        method="labeled_gw",
-        names=model.modalities,
-        epsilon=epsilon,
-        max_block_cells=max_block_cells,
-    )
+    named = [alignment_labels(categories, codes) for codes in labels]
+    return StructureProblem(spaces, named, strata if within_batch else [None, None], tuple(model.modalities))
+
+
+def structure_prior(
+    model,
+    guide: Coupling | None = None,
+    n_comps: int = 30,
+    epsilon: float = PRIOR_EPSILON,
+    max_block_cells: int | None = GUIDE_MAX_BLOCK_CELLS,
+    mdata=None,
+    within_batch: bool = True,
+) -> Coupling:
+    """The coupling a guided GROOVE keeps as a prior: each modality's PCA matched through one shared map.
+
+    :func:`~scgroove.align.mapped_ot` between the spaces of :func:`structure_guide`: modality 1's
+    PCA is mapped onto modality 2's by one affine map fitted on all cells to ``guide``'s
+    barycentres, then matched by labeled OT within labels (and batches). :meth:`GROOVE.align
+    <scgroove.GROOVE.align>` mixes it with the latent's coupling (``prior_share``).
+
+    Parameters
+    ----------
+    model
+        A :class:`~scgroove.GROOVE` set up on data.
+    guide
+        The coupling to fit the map through; default :func:`structure_guide` (computed here).
+    n_comps, max_block_cells, mdata
+        As in :func:`structure_guide`.
+    epsilon
+        Entropic regularisation of the final labeled OT (:data:`PRIOR_EPSILON`).
+    within_batch
+        With a batch covariate: couple within batches (default), as :meth:`GROOVE.align
+        <scgroove.GROOVE.align>` does.
+    """
+    problem = structure_problem(model, n_comps, mdata, within_batch)
+    guide = problem.guide(max_block_cells=max_block_cells) if guide is None else guide
+    return problem.prior(guide, epsilon, max_block_cells)
 
 
 def guide_matrix(guide, n1: int, n2: int) -> sp.csr_matrix:

@@ -39,16 +39,23 @@ class Pipeline:
     shared_space: bool
 
 
-#: Pipelines of :func:`match`. ``"groove"``: the measured best on simulated screens (the
-#: within-group evaluation in the README); ``"pca_gw"``: the strongest reference that learns
-#: nothing (Ryu et al. 2024); ``"pca_per_label_gw"``: one independent GW problem per label on
-#: each modality's PCA (strong where a label holds many states); ``"label_only"``: the floor,
-#: every cell spread over its label.
+#: Pipelines of :func:`match`. ``"groove"``: GROOVE's latents + labeled OT, mixed with the model's
+#: structure prior (:meth:`scgroove.GROOVE.align`; the within-group evaluation in the README);
+#: ``"pca_gw"``: the strongest reference that learns nothing (Ryu et al. 2024);
+#: ``"pca_per_label_gw"``: one independent GW problem per label on each modality's PCA (strong
+#: where a label holds many states); ``"pca_mapped_ot"``: GROOVE's structure prior alone
+#: (:func:`scgroove.align.mapped_ot` on each modality's PCA, no training); ``"label_only"``: the
+#: floor, every cell spread over its label.
 PIPELINES: dict[str, Pipeline] = {
-    "groove": Pipeline("groove", "labeled_ot", "GROOVE latents (one shared space) + labeled OT", True),
+    "groove": Pipeline(
+        "groove", "labeled_ot", "GROOVE latents (one shared space) + labeled OT, with the structure prior", True
+    ),
     "pca_gw": Pipeline("pca", "labeled_gw", "each modality's own PCA + labeled Gromov-Wasserstein", False),
     "pca_per_label_gw": Pipeline(
         "pca", "per_label_gw", "each modality's own PCA + one independent Gromov-Wasserstein per label", False
+    ),
+    "pca_mapped_ot": Pipeline(
+        "pca", "mapped_ot", "each modality's own PCA, one linear map fitted on all cells + labeled OT", False
     ),
     "label_only": Pipeline("label_only", "labeled_ot", "labels only: uniform within each label (a floor)", True),
 }
@@ -57,7 +64,7 @@ SETUP_KWARGS = ("control_label", "group_key", "batch_key", "null_perturbations",
 #: Candidates of ``pipeline="auto"``, in the order ties are broken. ``"label_only"`` resolves merged
 #: labels at chance, so it is chosen only where every other candidate does worse than chance: then
 #: the labels are all the data supports.
-AUTO_CANDIDATES = ("groove", "pca_gw", "pca_per_label_gw", "label_only")
+AUTO_CANDIDATES = ("groove", "pca_mapped_ot", "pca_gw", "pca_per_label_gw", "label_only")
 
 
 @dataclass
@@ -80,6 +87,7 @@ class MatchPlan:
     selection_repeats: int
     selection_epochs: int
     top_k: int | str | None = "auto"
+    prior_share: float | None = None
 
 
 @dataclass
@@ -156,14 +164,19 @@ def prepare_match(
     selection_epochs: int = 20,
     max_obsm_bytes: int = 2**28,
     top_k: int | str | None = "auto",
+    prior_share: float | None = None,
 ) -> MatchPlan:
     """Check every argument and the data of :func:`match`; raises before anything is trained."""
     from scgroove.align import default_params
+    from scgroove.model._guide import check_prior_share
     from scgroove.model._screen import check_screen_keys
     from scgroove.model._validation import validate_weakly_paired
 
     check_choices(pipeline, aligner, impute)
     Coupling.check_top_k(top_k)
+    check_prior_share(prior_share)
+    if prior_share is not None and pipeline not in ("groove", "auto"):
+        raise ValueError(f"prior_share applies to the 'groove' pipeline (a GROOVE model's guide), not {pipeline!r}.")
     if selection_repeats < 1 or selection_epochs < 1:
         raise ValueError("selection_repeats and selection_epochs must be >= 1.")
     modalities = tuple(modalities)
@@ -205,6 +218,7 @@ def prepare_match(
         selection_repeats,
         selection_epochs,
         top_k,
+        prior_share,
     )
 
 
@@ -220,7 +234,7 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
     perturbation_key
         ``obs`` column with each cell's perturbation, in both modalities.
     pipeline
-        A name of :data:`PIPELINES` (``"groove"``, ``"pca_gw"``, ``"pca_per_label_gw"``,
+        A name of :data:`PIPELINES` (``"groove"``, ``"pca_gw"``, ``"pca_per_label_gw"``, ``"pca_mapped_ot"``,
         ``"label_only"``), or ``"auto"``:
         the candidate in :data:`AUTO_CANDIDATES` that resolves held-out labels best
         (:func:`scgroove.align.select_by_label_resolution`: random pairs of labels are merged,
@@ -244,7 +258,9 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         256 MiB by default: impute many features with :meth:`scgroove.GROOVE.impute`'s
         ``features=`` or ``output="anndata"`` instead), ``top_k`` (entries kept per cell of the
         stored coupling, as in :meth:`scgroove.GROOVE.align`: ``"auto"`` caps a coupling of more
-        than 10^7 entries at 50 per cell, ``None`` keeps all; imputation uses what is stored).
+        than 10^7 entries at 50 per cell, ``None`` keeps all; imputation uses what is stored),
+        ``prior_share`` (``"groove"``: the structure guide's share of the final coupling, as in
+        :meth:`scgroove.GROOVE.align`; default 0.5 for the default guided model).
 
     Returns
     -------
@@ -277,11 +293,16 @@ def run_match(plan: MatchPlan) -> MatchResult:
     labels = [label_strings(plan.mdata.mod[m].obs[plan.perturbation_key]).to_numpy() for m in plan.modalities]
     aligner = plan.aligner or spec.aligner
     x1, x2, model = _representation(plan, spec.representation, labels, plan.train_kwargs)
-    batch_key = plan.setup_kwargs.get("batch_key")  # donors are known in both modalities: match within each
-    strata = [None if batch_key is None else plan.mdata.mod[m].obs[batch_key].to_numpy() for m in plan.modalities]
-    coupling = align_within_strata(
-        x1, x2, *labels, *strata, method=aligner, names=plan.modalities, **plan.aligner_params
-    ).cap_entries(plan.top_k)
+    if model is not None:  # GROOVE matches as GROOVE.align does: within batches, with its structure prior
+        coupling = model.align(
+            aligner, plan.mdata, plan.key_added, top_k=plan.top_k, prior_share=plan.prior_share, **plan.aligner_params
+        )
+    else:
+        batch_key = plan.setup_kwargs.get("batch_key")  # donors are known in both modalities: match within each
+        strata = [None if batch_key is None else plan.mdata.mod[m].obs[batch_key].to_numpy() for m in plan.modalities]
+        coupling = align_within_strata(
+            x1, x2, *labels, *strata, method=aligner, names=plan.modalities, **plan.aligner_params
+        ).cap_entries(plan.top_k)
     m1 = plan.modalities[0]
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
@@ -337,6 +358,14 @@ def _representation(plan: MatchPlan, kind: str, labels, train_kwargs: dict):
     return x1, x2, model
 
 
+def with_prior(coupling: Coupling, model, prior_share: float | None) -> Coupling:
+    """A selection candidate's coupling with its model's structure prior mixed in, as :meth:`GROOVE.align` mixes."""
+    if model is None:
+        return coupling
+    share = model.prior_share(prior_share)
+    return coupling.mixed_with(model.prior_, share) if share > 0 and model.prior_ is not None else coupling
+
+
 def _directions(modalities: Sequence[str], impute: str) -> list[tuple[str, str]]:
     """``(source, target)`` pairs of an imputation direction."""
     m1, m2 = modalities
@@ -376,7 +405,9 @@ def _select(plan: MatchPlan):
             # values (control_label, group_key, null_perturbations) do not apply; batches still do
             screen = {k: v for k, v in plan.setup_kwargs.items() if k == "batch_key"}
             sub_plan = MatchPlan(**{**plan.__dict__, "mdata": relabelled, "setup_kwargs": screen})
-            x1, x2, _ = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
+            x1, x2, model = _representation(sub_plan, spec.representation, [coarse1, coarse2], quick)
+            coupling = align(x1, x2, coarse1, coarse2, method=spec.aligner, **plan.aligner_params)
+            return with_prior(coupling, model, plan.prior_share)  # as the chosen pipeline will match
         return align(x1, x2, coarse1, coarse2, method=spec.aligner, **plan.aligner_params)
 
     return select_by_label_resolution(
