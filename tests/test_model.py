@@ -439,6 +439,13 @@ def test_align_keeps_the_structure_prior(small_mdata, tmp_path):
     np.testing.assert_allclose(default.to_sparse().toarray(), expected, rtol=1e-5, atol=1e-12)
     stored = small_mdata.uns["groove"]["coupling"]
     assert stored["params"]["prior_weight"] == share and abs(stored["matrix"] - sp.csr_matrix(expected)).max() < 1e-9
+    # other aligners take no prior unless asked; the soft matcher's off-label share is its own
+    soft = model.align(method="soft_labeled_ot")
+    assert "prior_weight" not in soft.params
+    off_label = small_mdata["rna"].obs["groove_off_label_share"].to_numpy().copy()
+    assert model.align(method="soft_labeled_ot", prior_share=0.5).params["prior_weight"] == 0.5
+    np.testing.assert_allclose(small_mdata["rna"].obs["groove_off_label_share"].to_numpy(), off_label, rtol=1e-5)
+    model.align()  # the default coupling stored again
     # the prior is saved with the model; without one (a model of scgroove < 0.2) it is recomputed
     model.save(tmp_path / "m", overwrite=True)
     loaded = sg.GROOVE.load(tmp_path / "m", adata=small_mdata)

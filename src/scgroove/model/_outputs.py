@@ -274,10 +274,13 @@ class ModelOutputsMixin:
             same penalty whether it crosses a label or a batch.
         prior_share
             Share of the coupling's mass taken from the structure prior (0 to 1). Default
-            (``None``): :data:`~scgroove.model.PRIOR_SHARE` (0.75) for a guided model, 0
-            otherwise; 0 gives the latent's coupling alone. The prior is the one the last
-            :meth:`train` kept (:attr:`prior_`, saved with the model); for other ``mdata``, or
-            with ``within_batch=False``, it is recomputed there (across batches for the latter).
+            (``None``): :data:`~scgroove.model.PRIOR_SHARE` (0.75) for a guided model with
+            ``method="labeled_ot"`` (where it was measured), 0 otherwise (other aligners, e.g.
+            ``"soft_labeled_ot"``, whose off-label mass the within-label prior would dilute;
+            ``off_label_share`` is always the aligner's own); 0 gives the latent's coupling alone.
+            The prior is the one the last :meth:`train` kept (:attr:`prior_`, saved with the
+            model); for other ``mdata``, or with ``within_batch=False``, it is recomputed there
+            (across batches for the latter).
             Why a prior: within a label the latent and the pooled linear map make different
             errors; their mixture matched better than either on the coarse-group real sets, the
             real screen and the screen-scale simulations (``benchmarks/results/coarse_real/``).
@@ -299,7 +302,7 @@ class ModelOutputsMixin:
         flag cells whose label is unlikely given their state.
         """
         Coupling.check_top_k(top_k)
-        share = self.prior_share(prior_share)
+        share = self.prior_share(prior_share, method)
         own_data = mdata is None or mdata is self.adata
         mdata = self._validate_anndata(mdata)
         m1, m2 = self.modalities
@@ -309,26 +312,28 @@ class ModelOutputsMixin:
         coupling = align_within_strata(
             latents[m1], latents[m2], *labels, *strata, method=method, names=(m1, m2), **params
         )
+        if coupling.method == "soft_labeled_ot":  # the matcher's own doubt about each cell's label
+            for modality, off_label in zip((m1, m2), coupling.off_label_share(*labels), strict=True):
+                mdata.mod[modality].obs[RESULT_KEYS.OFF_LABEL_SHARE] = off_label
         if share > 0:
             kept = own_data and within_batch and self.prior_ is not None
             prior = self.prior_ if kept else structure_prior(self, mdata=mdata, within_batch=within_batch)
             coupling = coupling.mixed_with(prior, share)
-        if coupling.method == "soft_labeled_ot":  # the matcher's own doubt about each cell's label
-            for modality, share in zip((m1, m2), coupling.off_label_share(*labels), strict=True):
-                mdata.mod[modality].obs[RESULT_KEYS.OFF_LABEL_SHARE] = share
         coupling = coupling.cap_entries(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)
         return coupling
 
-    def prior_share(self, prior_share: float | None = None) -> float:
-        """The structure prior's share of the coupling :meth:`align` returns for ``prior_share``.
+    def prior_share(self, prior_share: float | None = None, method: str = "labeled_ot") -> float:
+        """The structure prior's share of the coupling :meth:`align` returns for ``prior_share`` and ``method``.
 
-        ``None``: :data:`~scgroove.model.PRIOR_SHARE` for a guided model (``contrast="guided"``),
-        0 otherwise; a number in ``[0, 1]`` is itself; anything else raises ``ValueError``.
+        ``None``: :data:`~scgroove.model.PRIOR_SHARE` for a guided model (``contrast="guided"``)
+        aligned with ``"labeled_ot"`` (where it was measured), 0 otherwise; a number in ``[0, 1]``
+        is itself; anything else raises ``ValueError``.
         """
         check_prior_share(prior_share)
         if prior_share is None:
-            return PRIOR_SHARE if getattr(self.module, "needs_guide", False) else 0.0
+            guided = getattr(self.module, "needs_guide", False)
+            return PRIOR_SHARE if guided and method == "labeled_ot" else 0.0
         return float(prior_share)
 
     def impute(

@@ -362,7 +362,7 @@ def with_prior(coupling: Coupling, model, prior_share: float | None) -> Coupling
     """A selection candidate's coupling with its model's structure prior mixed in, as :meth:`GROOVE.align` mixes."""
     if model is None:
         return coupling
-    share = model.prior_share(prior_share)
+    share = model.prior_share(prior_share, coupling.method)
     return coupling.mixed_with(model.prior_, share) if share > 0 and model.prior_ is not None else coupling
 
 
