@@ -327,7 +327,7 @@ class Coupling:
         for block in blocks:
             block.plan = block.plan / total
         params = {**self.params, "prior_method": prior.method, "prior_weight": float(weight)}
-        info = {**self.info, "prior_mass_outside": 1.0 - captured}
+        info = {**self.info, "prior_mass_outside": max(0.0, 1.0 - captured)}
         return Coupling(self.n1, self.n2, blocks, self.method, params, info, self.converged, None)
 
     def cap_entries(self, top_k: int | Literal["auto"] | None = "auto") -> Coupling:
