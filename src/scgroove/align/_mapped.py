@@ -75,8 +75,8 @@ def mapped_ot(
     Why: in a screen each label holds few cells (tens per guide and modality), so a GW problem per
     label, however well solved, fits that label's noise; the cell states (cycle, activation,
     lineage) are shared by all labels, and one map fitted on all cells keeps them while averaging
-    the per-label errors out. On the coarse-group real sets and the real screen it matched better
-    than labeled GW itself (``benchmarks/results/coarse_real/``).
+    the per-label errors out. On the coarse-group CITE-seq sets and the real screen it matched
+    better than labeled GW itself, not on the Multiome lineages (``benchmarks/results/coarse_real/``).
 
     Parameters
     ----------
