@@ -545,14 +545,14 @@ def test_mixed_with_is_the_convex_combination_on_the_couplings_blocks(problem):
     x1, x2, labels1, labels2, _ = problem
     base = sg.align.labeled_ot(x1, x2, labels1, labels2)
     prior = sg.align.labeled_gw(x1, x2, labels1, labels2)
-    mixed = base.mixed_with(prior, 0.3)
+    mixed = base.mixed_with(prior, weight=0.3)
     expected = 0.7 * base.to_sparse().toarray() + 0.3 * prior.to_sparse().toarray()
     np.testing.assert_allclose(mixed.to_sparse().toarray(), expected, atol=1e-12)
     assert [b.label for b in mixed.blocks] == [b.label for b in base.blocks]
     assert mixed.params["prior_weight"] == 0.3 and mixed.params["prior_method"] == "labeled_gw"
     assert mixed.info["prior_mass_outside"] == pytest.approx(0.0, abs=1e-9)
-    assert base.mixed_with(prior, 0.0) is base
-    np.testing.assert_allclose(base.mixed_with(prior, 1.0).to_sparse().toarray(), prior.to_sparse().toarray())
+    assert base.mixed_with(prior, weight=0.0) is base
+    np.testing.assert_allclose(base.mixed_with(prior, weight=1.0).to_sparse().toarray(), prior.to_sparse().toarray())
     # the imputation of the mixture is the same mixture of the two imputations
     y = np.random.default_rng(1).normal(size=(x2.shape[0], 4))
     np.testing.assert_allclose(
@@ -562,7 +562,7 @@ def test_mixed_with_is_the_convex_combination_on_the_couplings_blocks(problem):
     # a prior with mass across labels: only the part inside the labels is kept, rescaled to mass 1
     uniform = np.full((base.n1, base.n2), 1.0 / (base.n1 * base.n2))
     crossing = sg.align.Coupling.from_matrix(uniform)
-    out = base.mixed_with(crossing, 0.5)
+    out = base.mixed_with(crossing, weight=0.5)
     inside = (labels1[:, None] == labels2[None, :]).mean()
     assert out.info["prior_mass_outside"] == pytest.approx(1 - inside)
     assert out.to_sparse().sum() == pytest.approx(1.0)
@@ -570,15 +570,15 @@ def test_mixed_with_is_the_convex_combination_on_the_couplings_blocks(problem):
     assert dense[labels1[:, None] != labels2[None, :]].sum() == 0
     # a sparse block (the soft matcher's) takes the prior's entries too
     soft = sg.align.soft_labeled_ot(x1, x2, labels1, labels2)
-    soft_mixed = soft.mixed_with(prior, 0.5)
+    soft_mixed = soft.mixed_with(prior, weight=0.5)
     assert soft_mixed.info["prior_mass_outside"] == pytest.approx(0.0, abs=1e-9)
     np.testing.assert_allclose(
         soft_mixed.to_sparse().toarray(), 0.5 * soft.to_sparse().toarray() + 0.5 * prior.to_sparse().toarray()
     )
-    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\]"):
-        base.mixed_with(prior, 1.5)
+    with pytest.raises(ValueError, match=r"weight must be a number in \[0, 1\]"):
+        base.mixed_with(prior, weight=1.5)
     with pytest.raises(ValueError, match="prior couples"):
-        base.mixed_with(prior.transpose(), 0.5)
+        base.mixed_with(prior.transpose(), weight=0.5)
 
 
 def shared_state_problem(seed=0, n_labels=20, cells=15):

@@ -429,7 +429,7 @@ def test_align_keeps_the_structure_prior(small_mdata, tmp_path):
     # the prior is structure_prior through the structure guide the model was trained with
     guide = sg.model.structure_guide(model)
     np.testing.assert_allclose(
-        prior.to_sparse().toarray(), sg.model.structure_prior(model, guide).to_sparse().toarray(), rtol=1e-5
+        prior.to_sparse().toarray(), sg.model.structure_prior(model, guide=guide).to_sparse().toarray(), rtol=1e-5
     )
     latent_only = model.align(prior_share=0).to_sparse().toarray()
     default = model.align()

@@ -284,7 +284,7 @@ class Coupling:
         info = {**self.info, "top_k": k, "top_k_mass_moved": moved}
         return Coupling(self.n1, self.n2, blocks, self.method, self.params, info, self.converged, self.cost)
 
-    def mixed_with(self, prior: Coupling, weight: float) -> Coupling:
+    def mixed_with(self, prior: Coupling, *, weight: float) -> Coupling:
         r"""``(1 - weight)`` times this coupling plus ``weight`` times ``prior``, on this coupling's blocks.
 
         A convex combination of two couplings is a coupling; its barycentric imputation is the
@@ -300,8 +300,7 @@ class Coupling:
         weight
             The prior's share, in ``[0, 1]``; 0 returns this coupling unchanged.
         """
-        if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"weight must be in [0, 1], got {weight!r}.")
+        self.check_weight(weight, "weight")
         if (prior.n1, prior.n2) != (self.n1, self.n2):
             raise ValueError(f"prior couples {prior.n1} x {prior.n2} cells; this coupling {self.n1} x {self.n2}.")
         if weight == 0.0:
@@ -321,7 +320,7 @@ class Coupling:
                 plan = (1.0 - weight) * np.asarray(block.plan, dtype=np.float64)
                 plan[inside.row, inside.col] += weight * inside.data
             blocks.append(CouplingBlock(block.rows, block.cols, plan, block.label))
-        total = (1.0 - weight) * sum(_block_mass(b.plan) for b in self.blocks) + weight * captured
+        total = (1.0 - weight) * sum(float(b.plan.sum()) for b in self.blocks) + weight * captured
         if total <= 0:
             raise ValueError("the mixture carries no mass.")
         for block in blocks:
@@ -347,6 +346,14 @@ class Coupling:
         if top_k == "auto":
             return self.top_k(AUTO_TOP_K) if self.n_entries > AUTO_TOP_K_ABOVE else self
         return self.top_k(int(top_k))
+
+    @staticmethod
+    def check_weight(weight, name: str = "weight", allow_none: bool = False) -> None:
+        """Refuse a mixture weight (:meth:`mixed_with`) that is not a number in ``[0, 1]`` (before any work)."""
+        if allow_none and weight is None:
+            return
+        if isinstance(weight, bool) or not isinstance(weight, int | float | np.floating) or not 0 <= weight <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1]{' or None' if allow_none else ''}, got {weight!r}.")
 
     @staticmethod
     def check_top_k(top_k) -> None:
@@ -479,11 +486,6 @@ class Coupling:
             None if converged is None else bool(converged),
             None if cost is None else float(cost),
         )
-
-
-def _block_mass(plan) -> float:
-    """Total mass of a dense or sparse block."""
-    return float(plan.sum())
 
 
 def _row_top_k(plan, k: int) -> tuple[sp.csr_matrix, float]:

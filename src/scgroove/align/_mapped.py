@@ -12,7 +12,7 @@ from scgroove.align._linear import labeled_ot
 from scgroove.align._quadratic import labeled_gw
 
 
-def shared_linear_map(x1, x2, guide: Coupling, ridge: float = 1e-3) -> tuple[torch.Tensor, float]:
+def shared_linear_map(x1, x2, guide: Coupling, *, ridge: float = 1e-3) -> tuple[torch.Tensor, float]:
     r"""Modality 1's cells mapped into modality 2's space by one affine map shared by every label.
 
     The map :math:`(W, c)` minimises :math:`\sum_i \lVert x_{1i} W + c - \hat y_i \rVert^2 +
@@ -43,10 +43,9 @@ def shared_linear_map(x1, x2, guide: Coupling, ridge: float = 1e-3) -> tuple[tor
     penalty = ridge * float(np.mean(np.diag(gram)[:-1])) * np.eye(gram.shape[0])
     penalty[-1, -1] = 0.0  # the offset is not shrunk
     weights = np.linalg.solve(gram + penalty, design.T @ target[has])
-    fitted = design @ weights
-    residual = float(((target[has] - fitted) ** 2).sum())
-    total = float(((target[has] - target[has].mean(0)) ** 2).sum())
     mapped = np.c_[a1, np.ones(len(a1))] @ weights
+    residual = float(((target[has] - mapped[has]) ** 2).sum())
+    total = float(((target[has] - target[has].mean(0)) ** 2).sum())
     return torch.as_tensor(mapped, dtype=t2.dtype, device=t2.device), 1.0 - residual / max(total, 1e-300)
 
 
@@ -55,6 +54,7 @@ def mapped_ot(
     x2,
     labels1,
     labels2,
+    *,
     epsilon: float = 0.05,
     guide: Coupling | None = None,
     guide_epsilon: float = 0.01,
@@ -105,7 +105,7 @@ def mapped_ot(
         guide = labeled_gw(
             x1, x2, labels1, labels2, epsilon=guide_epsilon, block_mass=block_mass, max_block_cells=max_block_cells
         )
-    mapped, r2 = shared_linear_map(x1, x2, guide, ridge)
+    mapped, r2 = shared_linear_map(x1, x2, guide, ridge=ridge)
     coupling = labeled_ot(
         mapped,
         x2,

@@ -67,14 +67,6 @@ PRIOR_SHARE = 0.75
 PRIOR_EPSILON = 0.05
 
 
-def check_prior_share(prior_share) -> None:
-    """Refuse a ``prior_share`` that is not ``None`` or a number in ``[0, 1]`` (before any training)."""
-    if prior_share is None:
-        return
-    if isinstance(prior_share, bool) or not isinstance(prior_share, int | float) or not 0 <= prior_share <= 1:
-        raise ValueError(f"prior_share must be a number in [0, 1] or None, got {prior_share!r}.")
-
-
 def pca_per_modality(
     mdata, modalities: tuple[str, ...], n_comps: int = 30, layers: dict[str, str | None] | None = None
 ) -> tuple[np.ndarray, ...]:
@@ -129,7 +121,7 @@ def structure_guide(
     own batch, and each batch's PCA coordinates are first centred on its control cells
     (:func:`centre_batches`), so a batch shift does not pass for within-group structure.
     """
-    problem = structure_problem(model, n_comps, mdata)
+    problem = structure_problem(model, n_comps=n_comps, mdata=mdata)
     return problem.guide(epsilon, max_block_cells)
 
 
@@ -156,7 +148,7 @@ class StructureProblem:
         return align_within_strata(*self.spaces, *self.labels, *self.strata, method=method, names=self.names, **params)
 
 
-def structure_problem(model, n_comps: int = 30, mdata=None, within_batch: bool = True) -> StructureProblem:
+def structure_problem(model, *, n_comps: int = 30, mdata=None, within_batch: bool = True) -> StructureProblem:
     """The spaces, labels and strata of :func:`structure_guide` and :func:`structure_prior` (computed once).
 
     With a batch covariate the spaces are centred per batch; ``within_batch=False`` keeps the
@@ -180,6 +172,7 @@ def structure_problem(model, n_comps: int = 30, mdata=None, within_batch: bool =
 
 def structure_prior(
     model,
+    *,
     guide: Coupling | None = None,
     n_comps: int = 30,
     epsilon: float = PRIOR_EPSILON,
@@ -208,7 +201,7 @@ def structure_prior(
         With a batch covariate: couple within batches (default), as :meth:`GROOVE.align
         <scgroove.GROOVE.align>` does.
     """
-    problem = structure_problem(model, n_comps, mdata, within_batch)
+    problem = structure_problem(model, n_comps=n_comps, mdata=mdata, within_batch=within_batch)
     guide = problem.guide(max_block_cells=max_block_cells) if guide is None else guide
     return problem.prior(guide, epsilon, max_block_cells)
 

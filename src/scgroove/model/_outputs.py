@@ -24,7 +24,7 @@ from scgroove._results import (
 from scgroove.align import Coupling
 from scgroove.align._api import align_within_strata
 from scgroove.model._batching import rows_as_tensor
-from scgroove.model._guide import PRIOR_SHARE, check_prior_share, structure_prior
+from scgroove.model._guide import PRIOR_SHARE, structure_prior
 from scgroove.model._screen import alignment_labels
 
 
@@ -320,7 +320,7 @@ class ModelOutputsMixin:
         if share > 0:
             kept = own_data and within_batch and self.prior_ is not None
             prior = self.prior_ if kept else structure_prior(self, mdata=mdata, within_batch=within_batch)
-            coupling = coupling.mixed_with(prior, share)
+            coupling = coupling.mixed_with(prior, weight=share)
         coupling = coupling.cap_entries(top_k)
         write_coupling(mdata, coupling, (m1, m2), self.registry_["setup_args"]["perturbation_key"], key_added)
         return coupling
@@ -332,7 +332,7 @@ class ModelOutputsMixin:
         aligned with ``"labeled_ot"`` (where it was measured), 0 otherwise; a number in ``[0, 1]``
         is itself; anything else raises ``ValueError``.
         """
-        check_prior_share(prior_share)
+        Coupling.check_weight(prior_share, "prior_share", allow_none=True)
         if prior_share is None:
             guided = getattr(self.module, "needs_guide", False)
             return PRIOR_SHARE if guided and method == "labeled_ot" else 0.0

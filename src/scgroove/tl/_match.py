@@ -168,13 +168,12 @@ def prepare_match(
 ) -> MatchPlan:
     """Check every argument and the data of :func:`match`; raises before anything is trained."""
     from scgroove.align import default_params
-    from scgroove.model._guide import check_prior_share
     from scgroove.model._screen import check_screen_keys
     from scgroove.model._validation import validate_weakly_paired
 
     check_choices(pipeline, aligner, impute)
     Coupling.check_top_k(top_k)
-    check_prior_share(prior_share)
+    Coupling.check_weight(prior_share, "prior_share", allow_none=True)
     if prior_share is not None and pipeline not in ("groove", "auto"):
         raise ValueError(f"prior_share applies to the 'groove' pipeline (a GROOVE model's guide), not {pipeline!r}.")
     if selection_repeats < 1 or selection_epochs < 1:
@@ -363,7 +362,7 @@ def with_prior(coupling: Coupling, model, prior_share: float | None) -> Coupling
     if model is None:
         return coupling
     share = model.prior_share(prior_share, coupling.method)
-    return coupling.mixed_with(model.prior_, share) if share > 0 and model.prior_ is not None else coupling
+    return coupling.mixed_with(model.prior_, weight=share) if share > 0 and model.prior_ is not None else coupling
 
 
 def _directions(modalities: Sequence[str], impute: str) -> list[tuple[str, str]]:
