@@ -60,6 +60,9 @@ def test_run_on_a_file_writes_results_and_figure(input_file, tmp_path, capsys):
     for name, value in expected.items():
         assert metrics[name] == pytest.approx(value, rel=1e-6), name
     assert figure.stat().st_size > 10_000 and figure.read_bytes()[:4] == b"\x89PNG"
+    # the summary's joint UMAP is of the coupled latent, written with the results
+    assert result.uns["groove"]["joint_umap"]["use_rep"] == "X_match_coupled"
+    assert result["protein"].obsm["X_match_coupled"].shape == result["protein"].obsm["X_groove"].shape
     printed = capsys.readouterr().out
     assert f"{sg.metrics.METRIC_NAMES['bary_foscttm']}" in printed and f"{metrics['bary_foscttm']:.4f}" in printed
 

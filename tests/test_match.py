@@ -39,6 +39,18 @@ def test_every_pipeline_writes_the_same_keys(small_mdata, pipeline):
         atol=1e-5,
     )
     assert (result.model is not None) == (pipeline == "groove")
+    # a shared space also gets the coupled latent (cells moved halfway to their partners); own spaces cannot
+    has_coupled = [("X_match_coupled" in small_mdata[m].obsm) for m in ("rna", "protein")]
+    assert has_coupled == [expected.shared_space] * 2
+    if expected.shared_space:
+        partners = result.coupling.pull(small_mdata["protein"].obsm["X_match"])
+        np.testing.assert_allclose(
+            small_mdata["rna"].obsm["X_match_coupled"],
+            0.5 * small_mdata["rna"].obsm["X_match"] + 0.5 * partners,
+            rtol=1e-4,
+            atol=1e-5,
+        )
+        assert small_mdata.uns["groove"]["coupled_latent"]["use_rep"] == "X_match"
     if pipeline == "groove":  # GROOVE's latent is also where write_latent puts it
         np.testing.assert_array_equal(small_mdata["rna"].obsm["X_groove"], small_mdata["rna"].obsm["X_match"])
     # plots read any pipeline's result

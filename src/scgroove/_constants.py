@@ -19,6 +19,7 @@ class _RegistryKeys(NamedTuple):
 class _ResultKeys(NamedTuple):
     LATENT: str = "X_groove"
     JOINT_UMAP: str = "X_groove_umap"
+    COUPLED_LATENT: str = "X_groove_coupled"
     UNS: str = "groove"
     LABEL_COLUMN: str = "_groove_perturbation"
     BATCH_COLUMN: str = "_groove_batch"

@@ -10,7 +10,7 @@ import mudata as md
 
 from scgroove.benchmark._truth import DatasetTruth, score_against_truth
 from scgroove.datasets import simulate
-from scgroove.tl._match import MATCH_KEY, MatchPlan, MatchResult, prepare_match, run_match
+from scgroove.tl._match import COUPLED_MATCH_KEY, MatchPlan, MatchResult, prepare_match, run_match
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ def write_outputs(result: RunResult, perturbation_key: str, out: Path | None, fi
         import matplotlib
 
         matplotlib.use("Agg")
-        if result.match.shared_space:
-            tl.joint_umap(result.mdata, use_rep=MATCH_KEY)
+        if result.match.shared_space:  # the modalities mix where each cell met its partners halfway
+            tl.joint_umap(result.mdata, use_rep=COUPLED_MATCH_KEY)
         fig = pl.summary(result.mdata, perturbation_key, result.metrics)
         figure.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(figure, dpi=120)

@@ -109,5 +109,14 @@ def joint_embedding(
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_xlabel("UMAP 1"), ax.set_ylabel("UMAP 2")
     cells = "all cells" if modality is None else f"{modality} cells"
-    ax.set_title(title or f"GROOVE latent (UMAP): {cells}, by {color}", fontsize=10)
+    ax.set_title(title or f"{_space_name(mdata)} (UMAP): {cells}, by {color}", fontsize=10)
     return finish(ax, show, save)
+
+
+def _space_name(mdata: MuData) -> str:
+    """What the joint UMAP embeds: the latent, or the coupled latent (cells moved towards their partners)."""
+    uns = mdata.uns.get(RESULT_KEYS.UNS, {})
+    coupled = uns.get("coupled_latent", {})
+    if coupled.get("key_added") is not None and uns.get("joint_umap", {}).get("use_rep") == coupled["key_added"]:
+        return f"latent, cells moved {float(coupled['share']):.0%} to partners"
+    return "GROOVE latent"

@@ -23,9 +23,12 @@ from scgroove._results import (
 from scgroove.align import Coupling, align, one_hot_labels, select_by_label_resolution
 from scgroove.align._api import align_within_strata
 from scgroove.align._blocks import label_strings
+from scgroove.tl._embedding import coupled_latent
 
 #: The representation each pipeline writes, in every modality: ``mdata[m].obsm[MATCH_KEY]``.
 MATCH_KEY = "X_match"
+#: A shared-space pipeline's representation moved halfway to each cell's partners (:func:`coupled_latent`).
+COUPLED_MATCH_KEY = "X_match_coupled"
 IMPUTE_DIRECTIONS = ("forward", "reverse", "both", "none")
 
 
@@ -259,7 +262,8 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
         stored coupling, as in :meth:`scgroove.GROOVE.align`: ``"auto"`` caps a coupling of more
         than 10^7 entries at 50 per cell, ``None`` keeps all; imputation uses what is stored),
         ``prior_share`` (``"groove"``: the structure guide's share of the final coupling, as in
-        :meth:`scgroove.GROOVE.align`; default 0.5 for the default guided model).
+        :meth:`scgroove.GROOVE.align`; default :data:`scgroove.model.PRIOR_SHARE` = 0.75 for the
+        default guided model).
 
     Returns
     -------
@@ -269,7 +273,10 @@ def match(mdata: MuData, perturbation_key: str = "perturbation", pipeline: str =
     ------
     ``mdata[m].obsm["X_match"]`` (the representation the cells were matched in; one shared space
     for ``"groove"``/``"label_only"``, each modality's own PCA for ``"pca_gw"``; ``"groove"`` also
-    writes what :meth:`scgroove.GROOVE.write_latent` writes),
+    writes what :meth:`scgroove.GROOVE.write_latent` writes); for the shared-space pipelines also
+    ``mdata[m].obsm["X_match_coupled"]`` and its record ``mdata.uns["groove"]["coupled_latent"]``
+    (:func:`scgroove.tl.coupled_latent`: each cell moved halfway to its partners, the space where
+    the modalities mix for neighbours, Leiden and UMAP),
     ``mdata.uns["groove"][key_added]`` (the coupling, as :meth:`scgroove.GROOVE.align` writes it),
     ``mdata[source].obsm["groove_imputed_<target>"]`` with its record in
     ``mdata.uns["groove"]["imputation"]`` (as :meth:`scgroove.GROOVE.impute`), and
@@ -306,6 +313,8 @@ def run_match(plan: MatchPlan) -> MatchResult:
     for modality, x in zip(plan.modalities, (x1, x2), strict=True):
         plan.mdata.mod[modality].obsm[MATCH_KEY] = x
     write_coupling(plan.mdata, coupling, plan.modalities, plan.perturbation_key, plan.key_added)
+    if spec.shared_space:  # one space where the modalities mix, for neighbours, clusters and UMAP
+        coupled_latent(plan.mdata, coupling_key=plan.key_added, use_rep=MATCH_KEY, key_added=COUPLED_MATCH_KEY)
     imputed = {
         (source, target): _impute(plan, coupling if source == m1 else coupling.transpose(), source, target)
         for source, target in _directions(plan.modalities, plan.impute)
