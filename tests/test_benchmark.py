@@ -28,8 +28,10 @@ def test_run_task_rows_and_metrics():
         "imputation_cell_pearson",
         "imputation_feature_pearson",
         "align_seconds",
+        "coupled_modality_mixing",  # label_only is one shared space
     }
     assert (ot_rows.loc[ot_rows["metric"] == "align_seconds", "value"] > 0).all()
+    assert ot_rows.loc[ot_rows["metric"] == "coupled_modality_mixing", "value"].between(0, 1).all()
     # one-hot labels: labeled OT spreads mass uniformly inside labels, i.e. exactly the chance level
     data = benchmark.DATASETS["sim_rho0.8"](0)
     match = sg.datasets.true_matching(data.mdata)

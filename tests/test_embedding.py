@@ -98,3 +98,24 @@ def test_after_groove_the_coupled_latent_mixes_more_and_embeds(small_mdata):
     assert sg.metrics.mean_modality_mixing(*coupled, *labels) > sg.metrics.mean_modality_mixing(*latent, *labels)
     sg.tl.joint_umap(small_mdata, use_rep="X_groove_coupled", key_added="X_coupled_umap")
     assert small_mdata["protein"].obsm["X_coupled_umap"].shape == (small_mdata["protein"].n_obs, 2)
+
+
+def test_the_benchmark_scores_the_coupled_latents_mixing_as_the_tool_computes_it():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(["a", "b"], 30)
+    z1 = rng.normal(size=(60, 3)) + np.repeat(np.eye(3)[:2] * 8, 30, axis=0)
+    z2 = z1 + np.array([6.0, 0.0, -6.0])
+    plan = np.diag(np.full(60, 1 / 60))
+    coupling = Coupling.from_matrix(plan)
+    truth = sg.benchmark.DatasetTruth(
+        match=np.arange(60), labels1=labels, labels2=labels, target_space=z2, target_values=z2, source_space=z1
+    )
+    scores = sg.benchmark.score_against_truth(truth, latents=(z1, z2), coupling=coupling)
+    assert scores["modality_mixing"] < 0.1 and scores["coupled_modality_mixing"] > 0.9
+    moved = coupling.coupled_latents(z1, z2)
+    assert scores["coupled_modality_mixing"] == pytest.approx(sg.metrics.mean_modality_mixing(*moved, labels, labels))
+    with pytest.raises(ValueError, match="share"):
+        coupling.coupled_latents(z1, z2, share=2)
+    with pytest.raises(ValueError, match="one shared space"):
+        coupling.coupled_latents(z1, z2[:, :2])
+    assert "coupled_modality_mixing" not in sg.benchmark.score_against_truth(truth, coupling=coupling)

@@ -246,6 +246,39 @@ class Coupling:
         """
         return self.pull(y2, normalize=True)
 
+    def coupled_latents(self, z1, z2, *, share: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        r"""Both modalities' cells moved ``share`` of the way towards the mean of their partners.
+
+        :math:`\tilde z^1_i = (1 - s) z^1_i + s \sum_j T_{ij} z^2_j / \sum_j T_{ij}` and the
+        mirror image for modality 2 (:meth:`pull` and :meth:`push`); at :math:`s = 1/2` a constant
+        offset between the modalities cancels. Cells without mass keep their own position.
+        :func:`scgroove.tl.coupled_latent` writes it into a MuData.
+
+        Parameters
+        ----------
+        z1, z2
+            ``(n1, d)`` and ``(n2, d)`` positions in one shared space.
+        share
+            In ``[0, 1]``; 0 returns the inputs (as float64).
+
+        Returns
+        -------
+        The moved ``(n1, d)`` and ``(n2, d)`` float64 arrays.
+        """
+        self.check_weight(share, "share")
+        z1, z2 = np.asarray(z1, dtype=np.float64), np.asarray(z2, dtype=np.float64)
+        if z1.ndim != 2 or z2.ndim != 2 or z1.shape[1] != z2.shape[1]:
+            raise ValueError(f"z1 and z2 must be (cells, d) in one shared space; got shapes {z1.shape} and {z2.shape}.")
+        if (len(z1), len(z2)) != (self.n1, self.n2):
+            raise ValueError(
+                f"The coupling couples {self.n1} x {self.n2} cells; z1 and z2 hold {len(z1)} and {len(z2)}."
+            )
+        moved = []
+        for own, mean in ((z1, self.pull(z2)), (z2, self.push(z1))):
+            lonely = np.isnan(mean).any(axis=1)
+            moved.append(np.where(lonely[:, None], own, (1 - share) * own + share * np.nan_to_num(mean)))
+        return moved[0], moved[1]
+
     def transfer_labels(self, labels2) -> pd.DataFrame:
         """Each modality-1 cell's most likely label of modality 2, with the share of its mass on it.
 

@@ -18,7 +18,7 @@ from scgroove.benchmark._aligners import ALIGNERS, DEFAULT_EPSILONS, BenchmarkAl
 from scgroove.benchmark._config import check_learner_epochs, check_names
 from scgroove.benchmark._datasets import DATASETS, BenchmarkData
 from scgroove.benchmark._learners import LEARNERS, Representation
-from scgroove.benchmark._truth import DatasetTruth, score_against_truth
+from scgroove.benchmark._truth import DatasetTruth, coupled_mixing, score_against_truth
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["dataset", "seed", "learner", "aligner", "epsilon", "metric", "value"]
@@ -120,6 +120,8 @@ def evaluate_representation(
                 rows += _alpha_candidate_rows(rep, truth, aligner, params, coupling, name, eps)
             imputed = coupling.barycentric_projection(truth.target_values)
             scores = score_against_truth(truth, coupling=coupling, imputed=imputed)
+            if rep.shared:  # the latent moved halfway to the coupling's partners: does it mix?
+                scores["coupled_modality_mixing"] = coupled_mixing(truth, (rep.x1, rep.x2), coupling)
             rows += [(name, eps, metric, value) for metric, value in scores.items()]
     return rows
 

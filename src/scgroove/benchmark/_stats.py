@@ -17,6 +17,7 @@ LOWER_IS_BETTER = {
     "trace": False,
     "label_transfer_accuracy": False,
     "modality_mixing": False,
+    "coupled_modality_mixing": False,
     "imputation_feature_pearson": False,
     "imputation_cell_pearson": False,
 }
@@ -133,7 +134,7 @@ def _test(dataset, aligner, learner, baseline, ours, base, lower) -> dict:
 
 
 #: What :func:`rank_pipelines` reports beside the ranked metric, when the table has it.
-RANK_COLUMNS = ("bary_foscttm", "trace", "imputation_cell_pearson")
+RANK_COLUMNS = ("bary_foscttm", "trace", "imputation_cell_pearson", "coupled_modality_mixing")
 #: Learners whose pipelines are the references every score is read against.
 REFERENCE_LEARNERS = ("pca", "label_only")
 
@@ -154,7 +155,9 @@ def rank_pipelines(table: pd.DataFrame, metric: str = "bary_foscttm") -> pd.Data
     oracle choice for every pipeline). Columns: the rank, the pipeline's kind
     (:func:`pipeline_kind`), the means over seeds of ``bary_foscttm``, ``trace`` and
     ``imputation_cell_pearson`` (where the table has them), ``modality_mixing`` of the learner's
-    joint latent (its mean over seeds; NaN for a learner without a shared latent), ``seconds`` (the learner's
+    joint latent (its mean over seeds; NaN for a learner without a shared latent),
+    ``coupled_modality_mixing`` (of the latent moved halfway to the pipeline's coupling partners, where
+    the table has it), ``seconds`` (the learner's
     ``train_seconds`` plus the aligner's ``align_seconds``, per seed; the median over seeds, so
     one run slowed by other jobs on the machine does not set a pipeline's time), the number of
     seeds and a one-sided paired Wilcoxon test of the pipeline against the best one on that

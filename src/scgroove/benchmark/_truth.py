@@ -76,7 +76,8 @@ def score_against_truth(
         ``(x1, x2)`` in one shared space: ``latent_foscttm``, ``within_label_foscttm``,
         ``label_transfer_accuracy``, ``modality_mixing`` (:func:`~scgroove.metrics.mean_modality_mixing`).
     coupling
-        A coupling from modality 1 to modality 2: ``trace``, ``trace_chance``, ``bary_foscttm``.
+        A coupling from modality 1 to modality 2: ``trace``, ``trace_chance``, ``bary_foscttm``;
+        with ``latents`` also ``coupled_modality_mixing`` (:func:`coupled_mixing`).
     imputed
         Modality 2's features imputed for the cells of modality 1 (array or DataFrame):
         ``imputation_feature_pearson`` and ``imputation_cell_pearson`` over the cells with a
@@ -90,6 +91,8 @@ def score_against_truth(
         scores["within_label_foscttm"] = metrics.within_label_foscttm(x1, x2, labels1, labels2, match)
         scores["label_transfer_accuracy"] = metrics.label_transfer_accuracy(x1, x2, labels1, labels2)
         scores["modality_mixing"] = metrics.mean_modality_mixing(x1, x2, labels1, labels2)
+    if latents is not None and coupling is not None:
+        scores["coupled_modality_mixing"] = coupled_mixing(truth, latents, coupling)
     if coupling is not None:
         scores["trace"] = metrics.trace(coupling, match)
         scores["trace_chance"] = metrics.trace_chance(labels1, labels2, match)
@@ -102,3 +105,13 @@ def score_against_truth(
         scores["imputation_feature_pearson"] = imputation["feature_pearson"]
         scores["imputation_cell_pearson"] = imputation["cell_pearson"]
     return {name: float(value) for name, value in scores.items()}
+
+
+def coupled_mixing(truth: DatasetTruth, latents: Sequence[np.ndarray], coupling) -> float:
+    """Modality mixing inside labels of the latents moved halfway to their partners.
+
+    :meth:`~scgroove.align.Coupling.coupled_latents` at share 0.5, then
+    :func:`~scgroove.metrics.mean_modality_mixing`.
+    """
+    moved = coupling.coupled_latents(*latents)
+    return float(metrics.mean_modality_mixing(*moved, truth.labels1, truth.labels2))

@@ -7,6 +7,7 @@ METRIC_NAMES = {
     "within_label_foscttm": "within-label FOSCTTM of the latents",
     "label_transfer_accuracy": "label transfer accuracy (kNN in the latent)",
     "modality_mixing": "modality mixing inside labels (1: ideal)",
+    "coupled_modality_mixing": "modality mixing of the coupled latent (1: ideal)",
     "trace": "trace (mass on the true partner)",
     "trace_chance": "trace at chance (uniform within label)",
     "bary_foscttm": "barycentric FOSCTTM (target PCA)",

@@ -11,6 +11,7 @@ from mudata import MuData
 
 from scgroove._constants import RESULT_KEYS
 from scgroove._results import stored_coupling
+from scgroove.align import Coupling
 
 
 def joint_umap(
@@ -122,8 +123,7 @@ def coupled_latent(
     >>> sg.tl.coupled_latent(mdata)
     >>> sg.tl.joint_umap(mdata, use_rep="X_groove_coupled")
     """
-    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
-        raise ValueError(f"share must be a number in [0, 1], got {share!r}.")
+    Coupling.check_weight(share, "share")
     stored = mdata.uns.get(RESULT_KEYS.UNS, {}).get(coupling_key, {})
     coupling = stored_coupling(mdata, coupling_key)
     modalities = list(stored.get("modalities", []))
@@ -132,24 +132,16 @@ def coupled_latent(
     missing = [m for m in modalities if use_rep not in mdata.mod[m].obsm]
     if missing:
         raise KeyError(f"obsm[{use_rep!r}] missing in modalities {missing}; run model.write_latent() first.")
-    z1, z2 = (np.asarray(mdata.mod[m].obsm[use_rep], dtype=np.float64) for m in modalities)
+    z1, z2 = (np.asarray(mdata.mod[m].obsm[use_rep]) for m in modalities)
     if z1.shape[1] != z2.shape[1]:
         raise ValueError(
             f"obsm[{use_rep!r}] has {z1.shape[1]} columns in {modalities[0]!r} and {z2.shape[1]} in "
             f"{modalities[1]!r}: not one shared space (each modality's own PCA cannot be co-embedded)."
         )
-    if (coupling.n1, coupling.n2) != (len(z1), len(z2)):
-        raise ValueError(
-            f"The coupling {coupling_key!r} couples {coupling.n1} x {coupling.n2} cells; "
-            f"{modalities} hold {len(z1)} and {len(z2)}."
-        )
-    partners = (coupling.pull(z2), coupling.transpose().pull(z1))
-    without = []
-    for modality, own, mean in zip(modalities, (z1, z2), partners, strict=True):
-        lonely = np.isnan(mean).any(axis=1)
-        moved = np.where(lonely[:, None], own, (1 - share) * own + share * np.nan_to_num(mean))
-        mdata.mod[modality].obsm[key_added] = moved.astype(np.float32)
-        without.append(int(lonely.sum()))
+    moved = coupling.coupled_latents(z1, z2, share=share)
+    without = [int((coupling.row_mass <= 0).sum()), int((coupling.transpose().row_mass <= 0).sum())]
+    for modality, positions in zip(modalities, moved, strict=True):
+        mdata.mod[modality].obsm[key_added] = positions.astype(np.float32)
     mdata.uns.setdefault(RESULT_KEYS.UNS, {})["coupled_latent"] = {
         "coupling_key": coupling_key,
         "use_rep": use_rep,
