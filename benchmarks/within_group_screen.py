@@ -76,6 +76,25 @@ VARIANTS: dict[str, dict] = {
     "guided": {"contrast": "guided", "projection_head": False},
     "guided_projection": {"contrast": "guided", "projection_head": True},
     "guided_distribution": {"contrast": "guided", "projection_head": False, "distribution_weight": 1.0},
+    # the distribution term swept (issue 29: can training remove the modality offset?)
+    **{
+        f"guided{'_projection' if head else ''}_distribution{suffix}": {
+            "contrast": "guided",
+            "projection_head": head,
+            "distribution_weight": weight,
+            "distribution_epsilon": epsilon,
+        }
+        for head, weight, epsilon, suffix in (
+            (False, 5.0, 0.05, "_w5"),
+            (False, 20.0, 0.05, "_w20"),
+            (True, 1.0, 0.05, ""),
+            (True, 5.0, 0.05, "_w5"),
+            (False, 1.0, 0.01, "_e0.01"),
+            (False, 5.0, 0.01, "_w5_e0.01"),
+            (False, 5.0, 0.005, "_w5_e0.005"),
+            (True, 5.0, 0.01, "_w5_e0.01"),
+        )
+    },
     "guided_per_label": {"contrast": "guided", "projection_head": True},
     "guided_gw001": {"contrast": "guided", "projection_head": True},
 }
