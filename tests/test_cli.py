@@ -208,3 +208,10 @@ def test_default_dataset_has_truth():
     assert mdata["rna"].n_obs != mdata["protein"].n_obs
     assert (sg.datasets.true_matching(mdata) >= 0).sum() > 1000
     assert np.isin(["control"], mdata["rna"].obs["perturbation"]).all()
+
+
+def test_help_states_the_default_prior_share(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"default: {sg.model.PRIOR_SHARE}, scgroove.model.PRIOR_SHARE" in help_text

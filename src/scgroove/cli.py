@@ -166,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="--pipeline groove: the structure guide's share (0 to 1) of the final coupling, the rest from labeled "
-        "OT on the latent (default: 0.5 for the default guided model; 0 = the latent alone)",
+        "OT on the latent (default: 0.75, scgroove.model.PRIOR_SHARE, for the default guided model; "
+        "0 = the latent alone)",
     )
     run.add_argument(
         "--threads",
