@@ -374,13 +374,11 @@ def run_variant(
         )
         rows.update(score_coupling(fused, truth, f"fgw{alpha}_"))
     extra = []
-    model.write_latent(mdata)
     for share in prior_shares:  # the public route: model.align keeps the structure prior (prior_share)
         mixed = model.align(prior_share=share, epsilon=OT_EPSILON, top_k=None)
         scores = score_coupling(mixed, truth, "")
-        # the latent moved halfway to the coupling's partners (sg.tl.coupled_latent): does it mix?
-        sg.tl.coupled_latent(mdata)
-        coupled = [mdata.mod[m].obsm["X_groove_coupled"] for m in modalities]
+        # the latent moved halfway to the coupling's partners (what sg.tl.coupled_latent writes): does it mix?
+        coupled = mixed.coupled_latents(z1, z2)
         scores.update({f"coupled_{k}": v for k, v in joint_latent_scores(*coupled, mdata, modalities, truth).items()})
         extra += [(f"{name}+share{share}", k, v) for k, v in scores.items()]
     if diagnose:  # the latents too, to try couplings on them later without training again
