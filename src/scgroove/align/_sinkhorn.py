@@ -324,6 +324,10 @@ def _scale(kernel, a, b, max_iter, tol, check_every, v=None):
     return u, v, n_iter, errors
 
 
+#: Entries of one padded bucket of label blocks (the unit solved at once, and one Ray task).
+BUCKET_ELEMENTS = 2**22
+
+
 def solve_blocks(
     blocks: LabelBlocks,
     block_cost: Callable[[np.ndarray, int, int], torch.Tensor],
@@ -331,7 +335,7 @@ def solve_blocks(
     like: torch.Tensor,
     max_iter: int = 1000,
     tol: float = 1e-6,
-    max_elements: int = 2**22,
+    max_elements: int = BUCKET_ELEMENTS,
     warm_start: list | None = None,
     kernel_first: bool = False,
 ) -> tuple[list[torch.Tensor], SinkhornReport, list]:
@@ -369,32 +373,76 @@ def solve_blocks(
     """
     n_rows, n_cols = blocks.sizes
     plans: list[torch.Tensor | None] = [None] * len(blocks.labels)
-    worst = SinkhornReport(0, 0.0, True, 0.0)
-    potentials = []
+    reports, potentials = [], []
     for position, bucket in enumerate(size_buckets(n_rows, n_cols, max_elements=max_elements)):
         m1, m2 = int(n_rows[bucket].max()), int(n_cols[bucket].max())
-        cost = block_cost(bucket, m1, m2)
-        log_a = log_marginals(n_rows[bucket], blocks.mass[bucket], m1, like)
-        log_b = log_marginals(n_cols[bucket], blocks.mass[bucket], m2, like)
         init = warm_start[position] if warm_start is not None else None
-        if kernel_first:
-            plan, report, duals = batched_kernel_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
-            if duals is not None and not bool(torch.isfinite(report.block_errors).all()):
-                plan, report, duals = _finish_in_log_domain(
-                    cost, log_a, log_b, reg, max_iter, tol, plan, report, duals, init
-                )
-        if not kernel_first or duals is None:
-            plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+        plan, report, duals = solve_bucket(
+            block_cost(bucket, m1, m2),
+            n_rows[bucket],
+            n_cols[bucket],
+            blocks.mass[bucket],
+            reg,
+            max_iter,
+            tol,
+            init=init,
+            kernel_first=kernel_first,
+        )
         potentials.append(duals)
         for k, index in enumerate(bucket):
             plans[index] = plan[k, : n_rows[index], : n_cols[index]]
-        worst = SinkhornReport(
-            max(worst.n_iter, report.n_iter),
-            max(worst.marginal_error, report.marginal_error),
-            worst.converged and report.converged,
-            worst.cost + float(torch.dot(plan.flatten(), cost.flatten())),
+        reports.append(report)
+    return plans, merge_reports(reports), potentials
+
+
+def solve_bucket(
+    cost: torch.Tensor,
+    n_rows: np.ndarray,
+    n_cols: np.ndarray,
+    mass: np.ndarray,
+    reg: float,
+    max_iter: int,
+    tol: float,
+    *,
+    init: tuple[torch.Tensor, torch.Tensor] | None = None,
+    kernel_first: bool = False,
+) -> tuple[torch.Tensor, SinkhornReport, tuple[torch.Tensor, torch.Tensor]]:
+    """One bucket of :func:`solve_blocks`: its padded ``(B, m1, m2)`` costs solved at once.
+
+    ``n_rows``/``n_cols`` are each block's sizes and ``mass`` its mass (uniform marginals inside
+    a block); ``init`` and ``kernel_first`` as in :func:`solve_blocks`. The report's ``cost`` is
+    the bucket's transport cost. Returns the padded plans, the report and the dual potentials.
+    """
+    m1, m2 = cost.shape[1], cost.shape[2]
+    log_a = log_marginals(n_rows, mass, m1, cost)
+    log_b = log_marginals(n_cols, mass, m2, cost)
+    duals = None
+    if kernel_first:
+        plan, report, duals = batched_kernel_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+        if duals is not None and not bool(torch.isfinite(report.block_errors).all()):
+            plan, report, duals = _finish_in_log_domain(
+                cost, log_a, log_b, reg, max_iter, tol, plan, report, duals, init
+            )
+    if duals is None:
+        plan, report, duals = batched_log_sinkhorn(cost, log_a, log_b, reg, max_iter, tol, init=init)
+    # per-row sums first, then numpy's pairwise sum: the same float whatever the thread count (a Ray
+    # worker has one thread), where one dot product over the bucket is split differently per thread count
+    row_costs = (plan * cost).sum(dim=2, dtype=torch.float64)
+    report.cost = float(row_costs.cpu().numpy().sum())
+    return plan, report, duals
+
+
+def merge_reports(reports: Sequence[SinkhornReport]) -> SinkhornReport:
+    """The worst of several buckets' reports: most iterations, largest error, summed cost."""
+    merged = SinkhornReport(0, 0.0, True, 0.0)
+    for report in reports:
+        merged = SinkhornReport(
+            max(merged.n_iter, report.n_iter),
+            max(merged.marginal_error, report.marginal_error),
+            merged.converged and report.converged,
+            merged.cost + report.cost,
         )
-    return plans, worst, potentials
+    return merged
 
 
 def _finish_in_log_domain(cost, log_a, log_b, reg, max_iter, tol, plan, report, duals, init):

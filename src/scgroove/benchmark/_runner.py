@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scgroove._ray import ray_session
 from scgroove.align import SHARED_SPACE, align, select_by_label_resolution, with_alpha_selection
 from scgroove.benchmark._aligners import ALIGNERS, DEFAULT_EPSILONS, BenchmarkAligner
 from scgroove.benchmark._config import check_learner_epochs, check_names
@@ -280,11 +281,6 @@ def _check_grid_settings(out: Path, settings: dict) -> None:
 
 
 def _run_ray(tasks, aligners, epsilons, dataset_options, address):
-    try:
-        import ray
-    except ImportError as error:
-        raise ImportError("backend='ray' needs Ray: pip install 'ray[default]'.") from error
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    ray = ray_session(address)
     remote = ray.remote(run_task)
     return ray.get([remote.remote(d, s, learner, aligners, epsilons, n, dataset_options) for d, s, learner, n in tasks])
