@@ -1,7 +1,7 @@
 """Optimal-transport aligners returning (block-sparse) couplings."""
 
-from scgroove.align._api import LABELED_METHODS, METHODS, SHARED_SPACE, align, default_params
-from scgroove.align._blocks import one_hot_labels, stratified_labels
+from scgroove.align._api import LABELED_METHODS, METHODS, SHARED_SPACE, align, default_params, split_params
+from scgroove.align._blocks import AUTO_MAX_BLOCK_CELLS, one_hot_labels, stratified_labels
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import AUTO_TOP_K, AUTO_TOP_K_ABOVE, Coupling, CouplingBlock
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -18,6 +18,7 @@ from scgroove.align._selection import Selection, coarsen_labels, label_resolutio
 from scgroove.align._soft import soft_labeled_ot
 
 __all__ = [
+    "AUTO_MAX_BLOCK_CELLS",
     "AUTO_TOP_K",
     "AUTO_TOP_K_ABOVE",
     "FGW_ALPHAS",
@@ -46,6 +47,7 @@ __all__ = [
     "select_by_label_resolution",
     "shared_linear_map",
     "soft_labeled_ot",
+    "split_params",
     "stratified_labels",
     "with_alpha_selection",
 ]

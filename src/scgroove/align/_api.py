@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from scgroove.align._blocks import label_strings, stratified_labels, strip_strata
+from scgroove.align._blocks import block_split_params, label_strings, stratified_labels, strip_strata
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -45,6 +45,16 @@ def default_params(method: str) -> dict:
         for name, parameter in inspect.signature(function).parameters.items()
         if parameter.default is not inspect.Parameter.empty
     }
+
+
+def split_params(method: str, max_block_cells) -> dict:
+    """The aligner keyword that ``max_block_cells`` (``"auto"``, ``None`` or a number of cells) becomes for ``method``.
+
+    ``"auto"``: :data:`~scgroove.align.AUTO_MAX_BLOCK_CELLS` for the aligners that split large
+    labels (``max_block_cells`` in :func:`default_params`), nothing for the others; a number for
+    an aligner that cannot split is refused (``ValueError``).
+    """
+    return block_split_params(method, max_block_cells, "max_block_cells" in default_params(method))
 
 
 def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **params) -> Coupling:

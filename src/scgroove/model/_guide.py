@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from scgroove._constants import BATCH_KEYS, LABELS_KEYS, X_KEYS
 from scgroove._matrix import load_float32, summarise_values
-from scgroove.align import Coupling
+from scgroove.align import AUTO_MAX_BLOCK_CELLS, Coupling
 from scgroove.align._api import align_within_strata
 from scgroove.model._screen import alignment_labels
 
@@ -52,8 +52,9 @@ def centre_batches(space: np.ndarray, batches: np.ndarray | None, reference: np.
     return centred
 
 
-#: Labels larger than this are split into random sub-blocks for the guide (its cost stays linear).
-GUIDE_MAX_BLOCK_CELLS = 2000
+#: Labels larger than this are split into random sub-blocks for the guide (its cost stays linear):
+#: :data:`~scgroove.align.AUTO_MAX_BLOCK_CELLS`, the split ``GROOVE.align`` makes by default too.
+GUIDE_MAX_BLOCK_CELLS = AUTO_MAX_BLOCK_CELLS
 #: Entropic regularisation of the structure guide's labeled GW. 0.01 since 0.2.0 (was 0.03): a
 #: sharper guide matched better on the real screen (5 of 5 seeds) and on the four screen-scale
 #: simulations (mean of 5 seeds each), and tied on the coarse CITE-seq and Multiome sets

@@ -21,7 +21,7 @@ from scgroove._results import (
     write_coupling,
     write_imputation,
 )
-from scgroove.align import Coupling
+from scgroove.align import Coupling, split_params
 from scgroove.align._api import align_within_strata
 from scgroove.model._batching import rows_as_tensor
 from scgroove.model._guide import PRIOR_SHARE, structure_prior
@@ -231,6 +231,7 @@ class ModelOutputsMixin:
         top_k: int | Literal["auto"] | None = "auto",
         within_batch: bool = True,
         prior_share: float | None = None,
+        max_block_cells: int | Literal["auto"] | None = "auto",
         **params,
     ) -> Coupling:
         """Match the cells of the two modalities with an aligner on the model's latents.
@@ -286,8 +287,17 @@ class ModelOutputsMixin:
             alone on every coarse-group real set, the real screen and the simulations, and as
             well as or better than the prior alone (within 0.0004 on the CITE-seq sets, better on
             the screen and the simulations; ``benchmarks/results/coarse_real/``).
+        max_block_cells
+            For aligners that take it (labeled OT/GW/FGW, ``per_label_gw``, ``soft_labeled_ot``):
+            labels with more cells than this in a modality (the control group of a large screen)
+            are matched within random parts of at most this many cells, so their cost grows
+            linearly with their size, not with its square (:func:`~scgroove.align.labeled_ot`).
+            ``"auto"`` (default): :data:`~scgroove.align.AUTO_MAX_BLOCK_CELLS` (2000, the split
+            the structure guide and prior already use; labels of at most 2000 cells are matched
+            exactly); ``None``: every label exact.
         **params
-            Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...).
+            Passed to the aligner (``epsilon``, ``max_iter``, ``tol``, ...; ``backend="ray"`` for
+            ``labeled_ot`` solves the label blocks as Ray tasks, see :func:`~scgroove.align.labeled_ot`).
 
         Returns
         -------
@@ -304,6 +314,7 @@ class ModelOutputsMixin:
         flag cells whose label is unlikely given their state.
         """
         Coupling.check_top_k(top_k)
+        params.update(split_params(method, max_block_cells))
         share = self.prior_share(prior_share, method)
         own_data = mdata is None or mdata is self.adata
         mdata = self._validate_anndata(mdata)
