@@ -457,3 +457,35 @@ def test_align_keeps_the_structure_prior(small_mdata, tmp_path):
     plain.train(max_epochs=2, **QUIET)
     assert plain.prior_ is None and plain.prior_share() == 0.0 and "prior_weight" not in plain.align().params
     assert plain.align(prior_share=0.25).params["prior_weight"] == 0.25
+
+
+def test_align_splits_large_labels_by_default_and_train_times_its_stages(small_mdata):
+    """max_block_cells="auto" splits labels above AUTO_MAX_BLOCK_CELLS only; train() times the guide apart."""
+    setup(small_mdata)
+    model = sg.GROOVE(small_mdata, n_latent=6, n_hidden=32)
+    model.train(max_epochs=2, **QUIET)
+    seconds = model.train_seconds_
+    assert set(seconds) == {"structure_pca", "structure_guide", "structure_prior", "fit"}
+    assert all(value > 0 for value in seconds.values())
+    n_labels = small_mdata["rna"].obs["perturbation"].nunique()
+    default = model.align(prior_share=0)
+    # every label here is far below 2000 cells: the default is the exact coupling, its split recorded
+    assert default.params["max_block_cells"] == sg.align.AUTO_MAX_BLOCK_CELLS == 2000
+    assert len(default.blocks) == n_labels
+    np.testing.assert_array_equal(
+        default.to_sparse().toarray(), model.align(prior_share=0, max_block_cells=None).to_sparse().toarray()
+    )
+    split = model.align(prior_share=0, max_block_cells=10)  # every label cut into parts of at most 10 cells
+    assert split.params["max_block_cells"] == 10 and len(split.blocks) > 2 * n_labels
+    assert max(max(len(b.rows), len(b.cols)) for b in split.blocks) <= 10
+    np.testing.assert_allclose(split.row_mass, default.row_mass, rtol=1e-3)  # per-cell mass unchanged (to tol)
+    with_prior = model.align(max_block_cells=10)  # the prior, split as the guide is, mixes in too
+    assert with_prior.params["prior_weight"] == sg.model.PRIOR_SHARE
+    assert model.align(method="labeled_knn").params.get("max_block_cells") is None  # "auto" skips it
+    with pytest.raises(ValueError, match="not to method 'labeled_knn'"):
+        model.align(method="labeled_knn", max_block_cells=10)
+    with pytest.raises(ValueError, match="positive number of cells"):
+        model.align(max_block_cells=0)
+    # a guide passed in is not computed again: its time is the time of nothing
+    model.train(max_epochs=1, guide=model.prior_, **QUIET)
+    assert model.train_seconds_["structure_guide"] < 0.05 and model.train_seconds_["fit"] > 0
