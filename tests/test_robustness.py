@@ -175,3 +175,30 @@ def test_ddp_two_processes_on_cpu_gloo(tmp_path):
         batches, single = int(line.split("BATCHES ")[1].split()[0]), int(line.split("SINGLE ")[1].split()[0])
         assert single >= 2 and batches == int(np.ceil(single / 2)), line
     assert "HISTORY 2" in lines[0]  # rank 0 holds the history
+
+
+def test_the_ddp_example_trains_on_two_processes_and_writes_its_results(tmp_path):
+    """examples/train_ddp.py, the script docs/scaling.md points to, runs as documented (gloo on CPU)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "train_ddp.py"
+    out = tmp_path / "ddp_run"
+    result = subprocess.run(
+        [sys.executable, str(script), "--small", "--max-epochs", "2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "trained on 2 processes for 2 epochs" in result.stdout
+    written = md.read_h5mu(out / "result.h5mu")
+    assert written["rna"].obsm["X_groove"].shape == (written["rna"].n_obs, 4)
+    coupling = written.uns["groove"]["coupling"]
+    assert coupling["matrix"].shape == (written["rna"].n_obs, written["protein"].n_obs)
+    imputed = written["rna"].obsm["groove_imputed_protein"]
+    assert imputed.shape == (written["rna"].n_obs, written["protein"].n_vars) and np.isfinite(imputed).all().all()
+    assert (out / "model" / "model.pt").exists()
