@@ -12,7 +12,8 @@ impute (protein for the RNA cells), write_h5mu. For every stage: wall seconds an
 the process during that stage (the high-water mark is reset before each stage, Linux only; it
 includes what earlier stages left in memory, e.g. the data). ``*_linearity`` is the time per
 cell relative to the smallest size (1.0 = linear in cells). ``--max-block-cells`` is passed to
-``align`` (labels larger than that, i.e. the control group, matched within random parts); the
+``align`` (labels larger than that, i.e. the control group, matched within random parts; without it,
+``align``'s default, 2000); the
 guide always uses its default. ``--top-k`` is ``align``'s (``auto``, the default: 50 entries per
 cell once the coupling has more than 10^7; ``none``: every entry). ``coupling_entries`` is the
 number of stored coupling entries, ``max_entries_per_cell`` the most any cell holds.
@@ -81,7 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, nargs="+", default=[10000, 100000], help="cells per group x groups")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--max-block-cells", type=int, help="passed to align (default: exact)")
+    parser.add_argument(
+        "--max-block-cells", type=int, help="passed to align (default: its own, 'auto': labels above 2000 cells split)"
+    )
     parser.add_argument("--top-k", default="auto", help="align's top_k: auto (default), none or an integer")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -455,7 +455,7 @@ def test_kernel_sinkhorn_hands_only_unconverged_blocks_to_the_log_domain(monkeyp
         return original(cost, *args, **kwargs)
 
     monkeypatch.setattr(_sinkhorn, "batched_log_sinkhorn", spy)
-    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.5, t1, 5000, 1e-8, kernel_first=True)
+    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.5, 5000, 1e-8, kernel_first=True)
     assert report.converged and handed == [1]  # only the hard block went to the log domain
     for plan, rows, cols, mass in zip(plans, blocks.rows, blocks.cols, blocks.mass, strict=True):
         cost = ot.dist(x1[rows], x2[cols])
@@ -486,7 +486,7 @@ def test_kernel_sinkhorn_keeps_blocks_that_only_ran_out_of_iterations(monkeypatc
         raise AssertionError("a block the kernel represents went to the log domain")
 
     monkeypatch.setattr(_sinkhorn, "batched_log_sinkhorn", forbidden)
-    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.3, t1, 20, 1e-12, kernel_first=True)
+    plans, report, _ = _sinkhorn.solve_blocks(blocks, block_cost, 0.3, 20, 1e-12, kernel_first=True)
     monkeypatch.undo()
     assert not report.converged and np.isfinite(report.marginal_error) and report.marginal_error > 1e-12
     for plan, rows, cols, mass in zip(plans, blocks.rows, blocks.cols, blocks.mass, strict=True):

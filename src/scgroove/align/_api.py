@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from scgroove.align._blocks import block_split_params, label_strings, stratified_labels, strip_strata
+from scgroove.align._blocks import AUTO_MAX_BLOCK_CELLS, label_strings, stratified_labels, strip_strata
 from scgroove.align._coot import coot, labeled_coot
 from scgroove.align._coupling import Coupling
 from scgroove.align._linear import entropic_ot, knn, labeled_knn, labeled_ot
@@ -54,7 +54,18 @@ def split_params(method: str, max_block_cells) -> dict:
     labels (``max_block_cells`` in :func:`default_params`), nothing for the others; a number for
     an aligner that cannot split is refused (``ValueError``).
     """
-    return block_split_params(method, max_block_cells, "max_block_cells" in default_params(method))
+    accepted = "max_block_cells" in default_params(method)
+    if max_block_cells is None:
+        return {}
+    if max_block_cells == "auto":
+        return {"max_block_cells": AUTO_MAX_BLOCK_CELLS} if accepted else {}
+    if isinstance(max_block_cells, bool) or not isinstance(max_block_cells, int | np.integer) or max_block_cells < 1:
+        raise ValueError(
+            f"max_block_cells must be 'auto', None or a positive number of cells, got {max_block_cells!r}."
+        )
+    if not accepted:
+        raise ValueError(f"max_block_cells applies to labeled OT/GW/FGW aligners, not to method {method!r}.")
+    return {"max_block_cells": int(max_block_cells)}
 
 
 def align(x1, x2, labels1=None, labels2=None, method: str = "labeled_ot", **params) -> Coupling:

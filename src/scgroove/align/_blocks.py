@@ -92,26 +92,6 @@ def _split_large(labels, rows, cols, max_block_cells: int, seed: int):
 AUTO_MAX_BLOCK_CELLS = 2000
 
 
-def block_split_params(method: str, max_block_cells, accepted) -> dict:
-    """``{"max_block_cells": ...}`` for an aligner that takes it (``accepted``), resolving ``"auto"``.
-
-    ``"auto"`` gives :data:`AUTO_MAX_BLOCK_CELLS` where the aligner takes a split and nothing
-    elsewhere; ``None`` gives nothing (exact); a positive integer is passed as it is, and refused
-    for an aligner that cannot split its labels.
-    """
-    if max_block_cells is None:
-        return {}
-    if max_block_cells == "auto":
-        return {"max_block_cells": AUTO_MAX_BLOCK_CELLS} if accepted else {}
-    if isinstance(max_block_cells, bool) or not isinstance(max_block_cells, int | np.integer) or max_block_cells < 1:
-        raise ValueError(
-            f"max_block_cells must be 'auto', None or a positive number of cells, got {max_block_cells!r}."
-        )
-    if not accepted:
-        raise ValueError(f"max_block_cells applies to labeled OT/GW/FGW aligners, not to method {method!r}.")
-    return {"max_block_cells": int(max_block_cells)}
-
-
 #: Separates a label from its stratum in :func:`stratified_labels` (never in a real label).
 STRATUM_SEPARATOR = "\x1f"
 

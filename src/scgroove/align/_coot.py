@@ -80,7 +80,7 @@ def labeled_coot(
             return -2 * u @ q @ v.transpose(1, 2)
 
         new_plans, _, potentials = solve_blocks(
-            blocks, block_cost, epsilon, x, sinkhorn_max_iter, tol=1e-4, warm_start=potentials
+            blocks, block_cost, epsilon, sinkhorn_max_iter, tol=1e-4, warm_start=potentials
         )
         feature_cost = -2 * sum(x[r].T @ p @ y[c] for r, c, p in zip(blocks.rows, blocks.cols, new_plans, strict=True))
         feature_cost = feature_cost - feature_cost.min()

@@ -13,7 +13,14 @@ from scgroove._tensor import as_tensor
 from scgroove.align._blocks import BlockMass, label_blocks, size_buckets
 from scgroove.align._coupling import Coupling, CouplingBlock
 from scgroove.align._memory import check_dense_budget
-from scgroove.align._sinkhorn import BUCKET_ELEMENTS, SinkhornReport, gather_rows, merge_reports, solve_bucket
+from scgroove.align._sinkhorn import (
+    BUCKET_ELEMENTS,
+    SinkhornReport,
+    gather_rows,
+    merge_reports,
+    solve_bucket,
+    to_coupling_blocks,
+)
 
 
 def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -155,10 +162,7 @@ def labeled_ot(
     params = {"epsilon": epsilon, "max_iter": max_iter, "tol": tol, "block_mass": block_mass}
     if max_block_cells is not None:
         params["max_block_cells"] = max_block_cells
-    out = [
-        CouplingBlock(rows, cols, plan, label)
-        for label, rows, cols, plan in zip(blocks.labels, blocks.rows, blocks.cols, plans, strict=True)
-    ]
+    out = to_coupling_blocks(blocks, plans)
     return Coupling(len(x1), len(x2), out, "labeled_ot", params, info, converged=report.converged, cost=report.cost)
 
 

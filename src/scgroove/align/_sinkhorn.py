@@ -332,7 +332,6 @@ def solve_blocks(
     blocks: LabelBlocks,
     block_cost: Callable[[np.ndarray, int, int], torch.Tensor],
     reg: float,
-    like: torch.Tensor,
     max_iter: int = 1000,
     tol: float = 1e-6,
     max_elements: int = BUCKET_ELEMENTS,
@@ -350,8 +349,6 @@ def solve_blocks(
         blocks ``bucket`` (indices into ``blocks``).
     reg
         Absolute entropic regularisation.
-    like
-        Tensor giving the dtype and device.
     max_iter, tol
         Sinkhorn stopping rule.
     max_elements
@@ -490,8 +487,9 @@ def plan_change(new: Sequence[torch.Tensor], old: Sequence[torch.Tensor]) -> flo
     return float(sum((n - o).abs().sum() for n, o in zip(new, old, strict=True)))
 
 
-def to_coupling_blocks(blocks: LabelBlocks, plans: Sequence[torch.Tensor]) -> list[CouplingBlock]:
+def to_coupling_blocks(blocks: LabelBlocks, plans: Sequence[torch.Tensor | np.ndarray]) -> list[CouplingBlock]:
+    """One :class:`CouplingBlock` per label block, its plan as a numpy array (tensors are moved to the CPU)."""
     return [
-        CouplingBlock(rows, cols, plan.detach().cpu().numpy(), label)
+        CouplingBlock(rows, cols, plan.detach().cpu().numpy() if isinstance(plan, torch.Tensor) else plan, label)
         for label, rows, cols, plan in zip(blocks.labels, blocks.rows, blocks.cols, plans, strict=True)
     ]
